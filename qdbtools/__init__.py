@@ -1,0 +1,64 @@
+"""qdbtools: tick prices, OHLCV bars and technical indicators in QuestDB, from pandas.
+
+Start here:
+
+>>> import qdbtools
+>>> with qdbtools.local_server() as db:          # a throwaway QuestDB    # doctest: +SKIP
+...     print(db.server_version(), db.tables())
+>>> db = qdbtools.connect()                      # the embedded default   # doctest: +SKIP
+"""
+
+from qdbtools.config import Settings
+from qdbtools.database import Database
+from qdbtools.exceptions import (
+    ConfigError,
+    DatabaseError,
+    DatabaseUnavailableError,
+    InvalidInputError,
+    InvalidVariantError,
+    JarNotFoundError,
+    JavaNotFoundError,
+    MigrationError,
+    MissingColumnsError,
+    NoDataError,
+    QdbToolsError,
+    QueryError,
+    ServerError,
+    ServerStartError,
+    TableSuspendedError,
+    VisibilityError,
+    WriteError,
+)
+from qdbtools.server import QUESTDB_VERSION, LocalServer, ServerPorts
+from qdbtools.session import connect, get_default_database, local_server
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "QUESTDB_VERSION",
+    "ConfigError",
+    "Database",
+    "DatabaseError",
+    "DatabaseUnavailableError",
+    "InvalidInputError",
+    "InvalidVariantError",
+    "JarNotFoundError",
+    "JavaNotFoundError",
+    "LocalServer",
+    "MigrationError",
+    "MissingColumnsError",
+    "NoDataError",
+    "QdbToolsError",
+    "QueryError",
+    "ServerError",
+    "ServerPorts",
+    "ServerStartError",
+    "Settings",
+    "TableSuspendedError",
+    "VisibilityError",
+    "WriteError",
+    "__version__",
+    "connect",
+    "get_default_database",
+    "local_server",
+]

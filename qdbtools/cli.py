@@ -1,0 +1,170 @@
+"""The ``qdbtools`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import qdbtools
+from qdbtools.exceptions import QdbToolsError
+from qdbtools.schema import applied_versions
+from qdbtools.server import (
+    LocalServer,
+    ServerPorts,
+    ensure_jar,
+    find_java,
+    inspect_jar,
+    read_state,
+    stop_background,
+)
+from qdbtools.session import EMBEDDED_PORTS, embedded_root
+
+__all__ = ["main"]
+
+_DESCRIPTION = """\
+qdbtools: tick prices, OHLCV bars and technical indicators in QuestDB.
+
+Without --conf/--url (or QDBTOOLS_* variables), commands use the embedded default:
+a managed QuestDB under ~/.local/share/qdbtools/questdb, started on first use.
+"""
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--conf", help="questdb configuration string, e.g. 'http::addr=host:9000;'")
+    parser.add_argument("--url", help="SQLAlchemy URL, e.g. questdb://admin:quest@host:8812/qdb")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qdbtools", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"qdbtools {qdbtools.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    server = commands.add_parser(
+        "server",
+        help="run a persistent local QuestDB in the background",
+        description="Start, stop or inspect a managed QuestDB that keeps running in the background.",
+    )
+    server.add_argument(
+        "action",
+        choices=["start", "stop", "status", "install"],
+        help="install: only fetch the pinned QuestDB jar and check Java",
+    )
+    server.add_argument("--root", type=Path, help="server root directory (default: the embedded default)")
+    server.add_argument("--http-port", type=int, default=EMBEDDED_PORTS.http, help="HTTP port (%(default)s)")
+    server.add_argument("--pg-port", type=int, default=EMBEDDED_PORTS.pg, help="PG wire port (%(default)s)")
+    server.add_argument("--ilp-port", type=int, default=EMBEDDED_PORTS.ilp, help="ILP/TCP port (%(default)s)")
+    server.add_argument(
+        "--health-port", type=int, default=EMBEDDED_PORTS.health, help="health port (%(default)s)"
+    )
+    server.add_argument("--heap", default="1g", help="Java heap limit (%(default)s)")
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply pending schema migrations",
+        description="Create or upgrade the qdbtools tables (idempotent).",
+    )
+    _add_connection_options(migrate)
+
+    demo = commands.add_parser(
+        "demo",
+        help="start or reuse the managed QuestDB, migrate, and show what is there",
+        description="The main job on the embedded default: start (or reuse) the managed QuestDB, "
+        "apply migrations, and print the server version and its tables.",
+    )
+    _add_connection_options(demo)
+    return parser
+
+
+def _server(args: argparse.Namespace) -> int:
+    root = (args.root or embedded_root()).expanduser().absolute()
+    if args.action == "install":
+        jar = inspect_jar(ensure_jar())
+        java = find_java(jar.min_java)
+        print(f"QuestDB {jar.version_text}: {jar.path}")
+        print(f"Java {java.major}: {java.executable}")
+        return 0
+    if args.action == "start":
+        state = read_state(root)
+        if state is not None:
+            print(f"already running (pid {state.pid})")
+            _print_state(root)
+            return 0
+        ports = ServerPorts(args.http_port, args.pg_port, args.ilp_port, args.health_port)
+        LocalServer(root, ports=ports, heap=args.heap).start(detach=True)
+        _print_state(root)
+        return 0
+    if args.action == "stop":
+        stopped = stop_background(root)
+        print(f"stopped pid {stopped.pid}" if stopped else f"no server running under {root}")
+        return 0
+    if read_state(root) is None:
+        print(f"not running (root {root})")
+        return 3
+    _print_state(root)
+    return 0
+
+
+def _print_state(root: Path) -> None:
+    state = read_state(root)
+    assert state is not None
+    print(f"QuestDB {state.version} running, pid {state.pid}")
+    print(f"  root      {state.root}")
+    print(f"  log       {state.log}")
+    print(f"  http      http://{state.host}:{state.ports.http}  (web console, ILP over HTTP)")
+    print(f"  pg wire   {state.host}:{state.ports.pg}  ({state.settings.sqlalchemy_url.render_as_string()})")
+    print(f"  ilp/tcp   {state.host}:{state.ports.ilp}")
+    print(f"  health    http://{state.host}:{state.ports.health}/status")
+
+
+def _connect(args: argparse.Namespace) -> qdbtools.Database:
+    return qdbtools.connect(args.conf, url=args.url) if (args.conf or args.url) else qdbtools.connect()
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    with _connect(args) as db:
+        report = db.migrate()
+    applied = ", ".join(f"{v:03d}" for v in report.applied) or "none"
+    print(f"applied: {applied}; already applied: {len(report.already_applied)}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    with _connect(args) as db:
+        report = db.migrate()
+        print(f"QuestDB {db.server_version()} at {db.settings.address}")
+        if db.server is None and not (args.conf or args.url):
+            print(f"managed server root: {embedded_root()}")
+        versions = applied_versions(db)
+        print(
+            f"schema: {len(versions)} migrations ({versions[0]:03d}-{versions[-1]:03d}), "
+            f"{len(report.applied)} applied by this run"
+        )
+        print("tables:")
+        for table in db.tables():
+            print(f"  {table}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``qdbtools`` command; returns the exit code."""
+    args = _build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handlers = {"server": _server, "migrate": _migrate, "demo": _demo}
+    try:
+        return handlers[args.command](args)
+    except QdbToolsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

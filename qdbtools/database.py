@@ -1,0 +1,190 @@
+"""``Database``: one QuestDB server, its settings, and lazily created connections."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import psycopg2
+import sqlalchemy as sa
+
+from qdbtools.config import Settings
+from qdbtools.exceptions import InvalidInputError
+from qdbtools.io.errors import sql_errors, unavailable
+from qdbtools.io.visibility import wait_until_visible
+
+if TYPE_CHECKING:
+    from qdbtools.schema import MigrationReport
+    from qdbtools.server import LocalServer
+
+__all__ = ["Database"]
+
+log = logging.getLogger(__name__)
+
+_READ_ONLY_START = re.compile(r"^\s*(?:\(\s*)*(select|with|show|explain|declare)\b", re.IGNORECASE)
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+class Database:
+    """A QuestDB server and the ways qdbtools talks to it.
+
+    Create one with :func:`qdbtools.connect` or :func:`qdbtools.local_server`. The
+    SQLAlchemy engine and client connections are created on first use.
+
+    Parameters
+    ----------
+    settings : Settings
+        Where the server is.
+    server : LocalServer, optional
+        The managed server behind this database, when qdbtools started it.
+    """
+
+    def __init__(self, settings: Settings, *, server: LocalServer | None = None) -> None:
+        self.settings = settings
+        self.server = server
+        self._engine: sa.Engine | None = None
+        self._lock = threading.Lock()
+
+    # -- connections --------------------------------------------------------------------
+
+    @property
+    def engine(self) -> sa.Engine:
+        """SQLAlchemy engine on the questdb-connect dialect (created on first use)."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = sa.create_engine(
+                    self.settings.sqlalchemy_url, creator=self._new_pg_connection, pool_pre_ping=True
+                )
+            return self._engine
+
+    def _new_pg_connection(self) -> Any:
+        # questdb-connect 1.1.4's connect() drops every argument but host, port, user,
+        # password and database, so connect_timeout would never reach libpq.
+        import questdb_connect
+
+        settings = self.settings
+        conn = psycopg2.connect(
+            cursor_factory=questdb_connect.cursor_factory,
+            host=settings.host,
+            port=settings.pg_port,
+            user=settings.username,
+            password=settings.password,
+            dbname=settings.database,
+            connect_timeout=max(2, round(settings.connect_timeout)),
+        )
+        questdb_connect.get_keywords_list(conn)
+        questdb_connect.get_functions_list(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sa.Connection]:
+        """A pooled SQLAlchemy connection; connection failures raise ``DatabaseUnavailableError``."""
+        try:
+            conn = self.engine.connect()
+        except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+            raise unavailable(self.settings, "PG wire", getattr(exc, "orig", None) or exc) from exc
+        with conn:
+            yield conn
+
+    def close(self) -> None:
+        """Dispose of pooled connections (the server, if managed, is not stopped)."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        managed = f" managed root={self.server.root}" if self.server is not None else ""
+        return f"<Database {self.settings.address}{managed}>"
+
+    # -- SQL ----------------------------------------------------------------------------
+
+    def sql(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run one read-only SQL statement with bind parameters and return a DataFrame.
+
+        Parameters
+        ----------
+        query : str
+            A ``SELECT``/``WITH``/``SHOW``/``EXPLAIN`` statement; values go in as
+            ``:name`` placeholders, never into the text.
+        params : mapping, optional
+            Values for the placeholders.
+
+        Examples
+        --------
+        >>> db.sql("SELECT * FROM tick_prices WHERE symbol = :s LIMIT 5", {"s": "BTC_USDT"})  # doctest: +SKIP
+        """
+        stripped = _COMMENTS.sub(" ", query).strip().rstrip(";")
+        if not _READ_ONLY_START.match(stripped) or ";" in _strip_literals(stripped):
+            raise InvalidInputError(
+                f"Database.sql runs one read-only statement (SELECT, WITH, SHOW, EXPLAIN); got "
+                f"{query[:80]!r}. Pass values as :name parameters; use Database.execute for DDL"
+            )
+        return self._read(query, params)
+
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run one statement that returns no rows (DDL, ``INSERT``), with bind parameters."""
+        with self.connection() as conn, sql_errors(self.settings, statement):
+            conn.execute(sa.text(statement), dict(params or {}))
+            conn.commit()
+
+    def _read(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        with self.connection() as conn, sql_errors(self.settings, query):
+            result = conn.execute(sa.text(query), dict(params or {}))
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    # -- server facts -------------------------------------------------------------------
+
+    def server_version(self) -> str:
+        """The server's release, e.g. ``"9.3.4"``."""
+        build = str(self._read("SELECT build()").iat[0, 0])
+        match = re.search(r"QuestDB (\S+?),", build)
+        return match.group(1) if match else build
+
+    def tables(self) -> list[str]:
+        """Names of the user tables, sorted."""
+        frame = self._read("SELECT table_name FROM tables() ORDER BY table_name")
+        return [name for name in frame["table_name"] if not name.startswith("sys.")]
+
+    def ping(self) -> None:
+        """Check that the server answers on PG wire; raise ``DatabaseUnavailableError`` if not."""
+        self._read("SELECT 1")
+
+    def wait_until_visible(self, tables: str | Iterable[str], *, timeout: float = 60.0) -> None:
+        """Wait until rows committed to the WAL ``tables`` are visible to queries.
+
+        Raises
+        ------
+        TableSuspendedError
+            A table stopped applying commits.
+        VisibilityError
+            The commits were not applied within ``timeout`` seconds.
+        """
+        names = [tables] if isinstance(tables, str) else list(tables)
+        wait_until_visible(self._read, names, timeout=timeout)
+
+    # -- schema -------------------------------------------------------------------------
+
+    def migrate(self) -> MigrationReport:
+        """Apply the pending schema migrations (see :mod:`qdbtools.schema`)."""
+        from qdbtools.schema import migrate
+
+        return migrate(self)
+
+
+def _strip_literals(sql: str) -> str:
+    return re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", "''", sql)

@@ -1,0 +1,1 @@
+"""I/O with a QuestDB server: SQL, HTTP, ingestion, visibility waits, error translation."""

@@ -1,0 +1,101 @@
+"""The one place where errors of the libraries underneath become qdbtools errors."""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.error
+from collections.abc import Iterator
+
+import psycopg2
+import sqlalchemy as sa
+
+from qdbtools.config import Settings
+from qdbtools.exceptions import DatabaseUnavailableError, QueryError, WriteError
+
+__all__ = ["http_errors", "ingestion_errors", "sql_errors", "unavailable"]
+
+_FIX = (
+    "start it (`qdbtools server start`), or point qdbtools at the right server with "
+    "QDBTOOLS_HOST/QDBTOOLS_PG_PORT/QDBTOOLS_HTTP_PORT or qdbtools.connect(...)"
+)
+_LOST_CONNECTION = (
+    "could not connect",
+    "connection refused",
+    "server closed the connection",
+    "timeout expired",
+    "connection timed out",
+    "no route to host",
+    "could not translate host name",
+    "connection not open",
+    "terminating connection",
+    "ssl syscall error",
+    "eof detected",
+)
+
+
+def unavailable(settings: Settings, protocol: str, reason: object) -> DatabaseUnavailableError:
+    port = settings.pg_port if protocol == "PG wire" else settings.http_port
+    return DatabaseUnavailableError(
+        f"cannot reach QuestDB {protocol} at {settings.host}:{port} ({_first_line(reason)}); {_FIX}"
+    )
+
+
+@contextlib.contextmanager
+def sql_errors(settings: Settings, statement: str = "") -> Iterator[None]:
+    """Translate SQLAlchemy/psycopg2 errors raised inside the block."""
+    # questdb-connect's cursor lets psycopg2 errors through without SQLAlchemy's wrapper.
+    try:
+        yield
+    except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+        orig = getattr(exc, "orig", None)
+        message = str(orig) if orig is not None else str(exc)
+        invalidated = getattr(exc, "connection_invalidated", False)
+        if invalidated or isinstance(exc, psycopg2.OperationalError) or _lost(message):
+            raise unavailable(settings, "PG wire", message) from exc
+        shown = f" in {_shorten(statement)!r}" if statement else ""
+        raise QueryError(f"QuestDB rejected the statement{shown}: {_first_line(message)}") from exc
+
+
+@contextlib.contextmanager
+def http_errors(settings: Settings, what: str) -> Iterator[None]:
+    """Translate urllib errors of an HTTP request to the server."""
+    try:
+        yield
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode("utf-8", "replace")
+        raise QueryError(f"QuestDB HTTP {exc.code} for {what}: {_first_line(body)}") from exc
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+        raise unavailable(settings, "HTTP", getattr(exc, "reason", exc)) from exc
+
+
+@contextlib.contextmanager
+def ingestion_errors(settings: Settings, table: str) -> Iterator[None]:
+    """Translate errors of the official client's ``Sender``."""
+    import questdb
+
+    unreachable = {
+        questdb.QuestDBErrorCode.SocketError,
+        questdb.QuestDBErrorCode.ConnectTimeout,
+        questdb.QuestDBErrorCode.CouldNotResolveAddr,
+    }
+    try:
+        yield
+    except questdb.QuestDBError as exc:
+        if exc.code in unreachable:
+            raise unavailable(settings, "HTTP", exc) from exc
+        raise WriteError(f"QuestDB did not accept the rows for table {table!r}: {exc}") from exc
+
+
+def _lost(message: str) -> bool:
+    lowered = message.lower()
+    return any(marker in lowered for marker in _LOST_CONNECTION)
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__
+
+
+def _shorten(statement: str, limit: int = 160) -> str:
+    flat = " ".join(statement.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

@@ -1,0 +1,71 @@
+"""Read-your-writes on WAL tables: wait until committed transactions are applied."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+
+from qdbtools.exceptions import TableSuspendedError, VisibilityError
+
+__all__ = ["wait_until_visible"]
+
+log = logging.getLogger(__name__)
+
+RunQuery = Callable[..., pd.DataFrame]
+
+
+def wait_until_visible(
+    run_query: RunQuery, tables: Iterable[str], *, timeout: float = 60.0, poll: float = 0.02
+) -> None:
+    """Block until every table's applied WAL transaction catches up with its sequencer.
+
+    Parameters
+    ----------
+    run_query
+        ``Database.sql``-like callable: ``run_query(query, params) -> DataFrame``.
+    tables
+        Table names; tables that are not WAL tables (or do not exist) are ignored.
+    timeout
+        Seconds before :class:`VisibilityError` is raised.
+
+    Raises
+    ------
+    TableSuspendedError
+        A table is suspended: its commits will not be applied until it is resumed
+        (``ALTER TABLE t RESUME WAL``); the server's error message is included.
+    VisibilityError
+        The commits were not applied within ``timeout`` seconds.
+    """
+    pending = set(tables)
+    # Commits acknowledged before this call have sequencer numbers <= the first one seen;
+    # waiting for exactly those keeps concurrent writers from moving the goal.
+    targets: dict[str, int] = {}
+    deadline = time.monotonic() + timeout
+    while pending:
+        frame = run_query(
+            "SELECT name, suspended, writerTxn, sequencerTxn, errorTag, errorMessage FROM wal_tables()"
+        )
+        for row in frame.itertuples(index=False):
+            if row.name not in pending:
+                continue
+            if bool(row.suspended):
+                raise TableSuspendedError(
+                    f"WAL table {row.name!r} is suspended ({row.errorTag}: {row.errorMessage}); "
+                    f'its writes are not applied. Fix the cause, then run ALTER TABLE "{row.name}" '
+                    "RESUME WAL"
+                )
+            target = targets.setdefault(row.name, int(row.sequencerTxn))
+            if int(row.writerTxn) >= target:
+                pending.discard(row.name)
+        pending &= set(frame["name"])
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise VisibilityError(
+                f"rows written to {sorted(pending)} were not applied within {timeout:.0f} s; the server "
+                "may be overloaded; retry, or raise the timeout"
+            )
+        time.sleep(poll)

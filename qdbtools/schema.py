@@ -1,0 +1,272 @@
+"""Numbered, idempotent schema migrations with a ledger of applied versions.
+
+=======  =====================================================================
+version  change
+=======  =====================================================================
+001      ``tick_prices``: one row per trade; DEDUP on (timestamp, session_id,
+         symbol, trade_id), so re-importing the same ticks adds nothing
+002      ``aggregated_ohlcv``: bars per interval; DEDUP on (timestamp,
+         session_id, symbol, interval), so re-aggregating replaces bars
+003      ``indicators`` as the original application created it (seed columns
+         before its migration 005)
+004      ``indicators``: DEDUP on (timestamp, session_id, symbol, indicator_id)
+005      the seed's migration 005: ``indicator_type``, ``scope``, ``user_id``,
+         ``created_by`` are added to an existing ``indicators`` table in place
+006      ``indicators.generation`` (which overwrite generation a row belongs to);
+         DEDUP keys become (timestamp, session_id, symbol, indicator_type,
+         indicator_id, generation)
+007      ``indicator_generations``: the ledger of committed generations
+         (see docs/design/persistence.md)
+=======  =====================================================================
+
+Every step checks the server's metadata first (``tables()``, ``table_columns()``), so a
+migration may be re-run safely; the ledger ``qdbtools_schema_migrations`` records
+applied versions, so a second :func:`migrate` does nothing. DDL on WAL tables is
+applied asynchronously; each step waits until the server has applied it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from qdbtools.exceptions import MigrationError, QdbToolsError
+
+if TYPE_CHECKING:
+    from qdbtools.database import Database
+
+__all__ = ["LEDGER_TABLE", "MIGRATIONS", "Migration", "MigrationReport", "applied_versions", "migrate"]
+
+log = logging.getLogger(__name__)
+
+LEDGER_TABLE = "qdbtools_schema_migrations"
+
+Step = Callable[["Database"], None]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered schema change made of idempotent steps."""
+
+    version: int
+    name: str
+    steps: tuple[Step, ...]
+
+
+@dataclass
+class MigrationReport:
+    """What :func:`migrate` did."""
+
+    applied: list[int] = field(default_factory=list)
+    already_applied: list[int] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied)
+
+
+# -- idempotent steps -------------------------------------------------------------------
+
+
+def create_table(table: str, ddl: str) -> Step:
+    """``CREATE TABLE IF NOT EXISTS``, then wait until the server has applied it."""
+
+    def step(db: Database) -> None:
+        db.execute(ddl)
+        db.wait_until_visible(table)
+
+    return step
+
+
+def add_columns(table: str, columns: Sequence[tuple[str, str]]) -> Step:
+    """Add the columns the table lacks (QuestDB rejects a no-op ``ADD COLUMN`` on WAL tables)."""
+
+    def step(db: Database) -> None:
+        present = set(_columns(db, table))
+        for name, sql_type in columns:
+            if name not in present:
+                db.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {sql_type}')
+        db.wait_until_visible(table)
+
+    return step
+
+
+def enable_dedup(table: str, keys: Sequence[str]) -> Step:
+    """Make ``keys`` the table's DEDUP UPSERT KEYS (unless they already are)."""
+
+    def step(db: Database) -> None:
+        current = {row.column for row in _column_rows(db, table) if row.upsertKey}
+        if current != set(keys):
+            db.execute(f'ALTER TABLE "{table}" DEDUP ENABLE UPSERT KEYS({", ".join(keys)})')
+            db.wait_until_visible(table)
+
+    return step
+
+
+def _column_rows(db: Database, table: str) -> list:  # type: ignore[type-arg]
+    frame = db.sql('SELECT "column", type, upsertKey FROM table_columns(:t)', {"t": table})
+    return list(frame.itertuples(index=False))
+
+
+def _columns(db: Database, table: str) -> list[str]:
+    return [row.column for row in _column_rows(db, table)]
+
+
+# -- the migrations ---------------------------------------------------------------------
+
+_WAL_DAY = "TIMESTAMP(timestamp) PARTITION BY DAY WAL"
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "tick_prices",
+        (
+            create_table(
+                "tick_prices",
+                f"""
+        CREATE TABLE IF NOT EXISTS tick_prices (
+            timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, trade_id LONG,
+            price DOUBLE, volume DOUBLE
+        ) {_WAL_DAY} DEDUP UPSERT KEYS(timestamp, session_id, symbol, trade_id)""",
+            ),
+        ),
+    ),
+    Migration(
+        2,
+        "aggregated_ohlcv",
+        (
+            create_table(
+                "aggregated_ohlcv",
+                f"""
+        CREATE TABLE IF NOT EXISTS aggregated_ohlcv (
+            timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, interval SYMBOL,
+            open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, trades LONG
+        ) {_WAL_DAY} DEDUP UPSERT KEYS(timestamp, session_id, symbol, interval)""",
+            ),
+        ),
+    ),
+    Migration(
+        3,
+        "indicators (original columns)",
+        (
+            create_table(
+                "indicators",
+                f"""
+        CREATE TABLE IF NOT EXISTS indicators (
+            timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, indicator_id SYMBOL,
+            indicator_name VARCHAR, value DOUBLE, confidence DOUBLE, metadata VARCHAR
+        ) {_WAL_DAY}""",
+            ),
+        ),
+    ),
+    Migration(
+        4,
+        "indicators dedup",
+        (enable_dedup("indicators", ("timestamp", "session_id", "symbol", "indicator_id")),),
+    ),
+    Migration(
+        5,
+        "indicators: indicator_type, scope, user_id, created_by",
+        (
+            add_columns(
+                "indicators",
+                (
+                    ("indicator_type", "SYMBOL"),
+                    ("scope", "SYMBOL"),
+                    ("user_id", "SYMBOL"),
+                    ("created_by", "SYMBOL"),
+                ),
+            ),
+        ),
+    ),
+    Migration(
+        6,
+        "indicators: generation",
+        (
+            add_columns("indicators", (("generation", "LONG"),)),
+            enable_dedup(
+                "indicators",
+                (
+                    "timestamp",
+                    "session_id",
+                    "symbol",
+                    "indicator_type",
+                    "indicator_id",
+                    "generation",
+                ),
+            ),
+        ),
+    ),
+    Migration(
+        7,
+        "indicator_generations ledger",
+        (
+            create_table(
+                "indicator_generations",
+                """
+        CREATE TABLE IF NOT EXISTS indicator_generations (
+            committed_at TIMESTAMP, session_id SYMBOL, symbol SYMBOL, indicator_type SYMBOL,
+            indicator_id SYMBOL, generation LONG, mode SYMBOL, rows LONG,
+            first_ts TIMESTAMP, last_ts TIMESTAMP, checksum VARCHAR, created_by SYMBOL
+        ) TIMESTAMP(committed_at) PARTITION BY MONTH WAL
+        DEDUP UPSERT KEYS(committed_at, session_id, symbol, indicator_type, indicator_id, generation)
+        """,
+            ),
+        ),
+    ),
+)
+
+
+# -- runner -----------------------------------------------------------------------------
+
+
+def _ensure_ledger(db: Database) -> None:
+    # Not partitioned, hence not a WAL table: an INSERT is visible as soon as it returns.
+    db.execute(f"""
+        CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} (
+            version INT, name VARCHAR, applied_at TIMESTAMP
+        ) TIMESTAMP(applied_at) PARTITION BY NONE""")
+
+
+def applied_versions(db: Database) -> list[int]:
+    """Versions recorded in the ledger (empty on a database qdbtools never migrated)."""
+    if LEDGER_TABLE not in db.tables():
+        return []
+    frame = db.sql(f"SELECT DISTINCT version FROM {LEDGER_TABLE} ORDER BY version")
+    return [int(v) for v in frame["version"]]
+
+
+def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> MigrationReport:
+    """Apply every migration not yet in the ledger, in version order.
+
+    Raises
+    ------
+    MigrationError
+        Naming the version that failed and the server's message. That version is not
+        recorded, and later ones are not attempted; fix the cause and migrate again.
+    """
+    _ensure_ledger(db)
+    done = set(applied_versions(db))
+    report = MigrationReport()
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
+            report.already_applied.append(migration.version)
+            continue
+        log.info("applying migration", extra={"version": migration.version, "migration": migration.name})
+        try:
+            for step in migration.steps:
+                step(db)
+        except QdbToolsError as exc:
+            raise MigrationError(
+                f"migration {migration.version:03d} ({migration.name}) failed: {exc}. It was not "
+                "recorded as applied; fix the cause and run migrate again",
+                version=migration.version,
+            ) from exc
+        db.execute(
+            f"INSERT INTO {LEDGER_TABLE} (version, name, applied_at) VALUES (:v, :n, now())",
+            {"v": migration.version, "n": migration.name},
+        )
+        report.applied.append(migration.version)
+    return report

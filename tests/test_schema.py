@@ -1,0 +1,193 @@
+"""Schema migrations, checked through the server's own metadata on real, empty servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from qdbtools.database import Database
+from qdbtools.exceptions import MigrationError
+from qdbtools.schema import LEDGER_TABLE, MIGRATIONS, Migration, applied_versions, create_table, migrate
+
+EXPECTED = {
+    "tick_prices": {
+        "columns": {
+            "timestamp": "TIMESTAMP",
+            "session_id": "SYMBOL",
+            "symbol": "SYMBOL",
+            "trade_id": "LONG",
+            "price": "DOUBLE",
+            "volume": "DOUBLE",
+        },
+        "keys": {"timestamp", "session_id", "symbol", "trade_id"},
+        "partition": "DAY",
+    },
+    "aggregated_ohlcv": {
+        "columns": {
+            "timestamp": "TIMESTAMP",
+            "session_id": "SYMBOL",
+            "symbol": "SYMBOL",
+            "interval": "SYMBOL",
+            "open": "DOUBLE",
+            "high": "DOUBLE",
+            "low": "DOUBLE",
+            "close": "DOUBLE",
+            "volume": "DOUBLE",
+            "trades": "LONG",
+        },
+        "keys": {"timestamp", "session_id", "symbol", "interval"},
+        "partition": "DAY",
+    },
+    "indicators": {
+        "columns": {
+            "timestamp": "TIMESTAMP",
+            "session_id": "SYMBOL",
+            "symbol": "SYMBOL",
+            "indicator_id": "SYMBOL",
+            "indicator_name": "VARCHAR",
+            "value": "DOUBLE",
+            "confidence": "DOUBLE",
+            "metadata": "VARCHAR",
+            "indicator_type": "SYMBOL",
+            "scope": "SYMBOL",
+            "user_id": "SYMBOL",
+            "created_by": "SYMBOL",
+            "generation": "LONG",
+        },
+        "keys": {"timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation"},
+        "partition": "DAY",
+    },
+    "indicator_generations": {
+        "columns": {
+            "committed_at": "TIMESTAMP",
+            "session_id": "SYMBOL",
+            "symbol": "SYMBOL",
+            "indicator_type": "SYMBOL",
+            "indicator_id": "SYMBOL",
+            "generation": "LONG",
+            "mode": "SYMBOL",
+            "rows": "LONG",
+            "first_ts": "TIMESTAMP",
+            "last_ts": "TIMESTAMP",
+            "checksum": "VARCHAR",
+            "created_by": "SYMBOL",
+        },
+        "keys": {"committed_at", "session_id", "symbol", "indicator_type", "indicator_id", "generation"},
+        "partition": "MONTH",
+    },
+}
+
+
+def snapshot(db: Database) -> dict[str, object]:
+    """Everything the server says about the schema, for before/after comparisons."""
+    tables = db.sql(
+        "SELECT table_name, designatedTimestamp, partitionBy, walEnabled, dedup FROM tables() "
+        "ORDER BY table_name"
+    )
+    result: dict[str, object] = {"tables": tables.to_dict("records")}
+    for name in tables["table_name"]:
+        columns = db.sql('SELECT "column", type, upsertKey FROM table_columns(:t)', {"t": name})
+        result[name] = columns.to_dict("records")
+    result["ledger"] = db.sql(f"SELECT version, name, applied_at FROM {LEDGER_TABLE}").to_dict("records")
+    return result
+
+
+@pytest.fixture
+def empty_db(qdb_server_factory):
+    server = qdb_server_factory()
+    with Database(server.settings, server=server) as db:
+        assert db.tables() == []
+        yield db
+
+
+def test_migrate_creates_every_table_on_an_empty_database(empty_db):
+    report = empty_db.migrate()
+    assert report.applied == [m.version for m in MIGRATIONS]
+    tables = empty_db.sql("SELECT * FROM tables()").set_index("table_name")
+    for name, expected in EXPECTED.items():
+        columns = empty_db.sql('SELECT "column", type, upsertKey FROM table_columns(:t)', {"t": name})
+        assert dict(zip(columns["column"], columns["type"], strict=True)) == expected["columns"], name
+        assert set(columns.loc[columns["upsertKey"], "column"]) == expected["keys"], name
+        assert bool(tables.loc[name, "walEnabled"]), name
+        assert bool(tables.loc[name, "dedup"]), name
+        assert tables.loc[name, "partitionBy"] == expected["partition"], name
+        assert tables.loc[name, "designatedTimestamp"] == next(iter(expected["columns"])), name
+    assert applied_versions(empty_db) == [m.version for m in MIGRATIONS]
+
+
+def test_second_migrate_changes_nothing(empty_db):
+    empty_db.migrate()
+    before = snapshot(empty_db)
+    report = empty_db.migrate()
+    assert report.applied == []
+    assert report.already_applied == [m.version for m in MIGRATIONS]
+    assert snapshot(empty_db) == before
+
+
+def test_pre_005_indicators_table_is_upgraded_in_place(empty_db):
+    # The table as the original application created it, before its migration 005.
+    empty_db.execute(
+        "CREATE TABLE indicators (timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, "
+        "indicator_id SYMBOL, indicator_name STRING, value DOUBLE, confidence DOUBLE, metadata STRING) "
+        "TIMESTAMP(timestamp) PARTITION BY DAY WAL"
+    )
+    rows = [
+        ("2024-03-01T00:00:00.000000Z", "s1", "BTC_USDT", "RSI_14", "RSI", 55.5, 0.0, '{"a": 1}'),
+        ("2024-03-01T00:01:00.000000Z", "s1", "BTC_USDT", "RSI_14", "RSI", 56.25, 0.9, "{}"),
+        ("2024-03-02T00:00:00.000000Z", "s2", "ETH_USDT", "EMA_12", "EMA", 3012.5, None, None),
+    ]
+    for ts, session_id, symbol, indicator_id, name, value, confidence, metadata in rows:
+        empty_db.execute(
+            "INSERT INTO indicators VALUES (:ts, :sid, :sym, :iid, :name, :value, :conf, :meta)",
+            {
+                "ts": ts,
+                "sid": session_id,
+                "sym": symbol,
+                "iid": indicator_id,
+                "name": name,
+                "value": value,
+                "conf": confidence,
+                "meta": metadata,
+            },
+        )
+    empty_db.wait_until_visible("indicators")
+    before = empty_db.sql(
+        "SELECT timestamp, session_id, symbol, indicator_id, indicator_name, value, confidence, metadata "
+        "FROM indicators ORDER BY timestamp"
+    )
+    assert len(before) == 3
+
+    report = empty_db.migrate()
+    assert 5 in report.applied
+
+    columns = empty_db.sql('SELECT "column", type FROM table_columns(:t)', {"t": "indicators"})
+    types = dict(zip(columns["column"], columns["type"], strict=True))
+    for added in ("indicator_type", "scope", "user_id", "created_by", "generation"):
+        assert added in types
+    after = empty_db.sql("SELECT * FROM indicators ORDER BY timestamp")
+    assert after[before.columns].astype(str).equals(before.astype(str))
+    assert after[["indicator_type", "scope", "user_id", "created_by", "generation"]].isna().all().all()
+
+
+def test_failing_migration_stops_names_its_version_and_is_not_recorded(empty_db):
+    good = Migration(
+        901,
+        "good table",
+        (create_table("good_t", "CREATE TABLE good_t (ts TIMESTAMP) TIMESTAMP(ts) PARTITION BY DAY WAL"),),
+    )
+    bad = Migration(
+        902,
+        "broken ddl",
+        (create_table("bad_t", "CREATE TABLE bad_t (ts TIMESTAMP, x NOSUCHTYPE) TIMESTAMP(ts)"),),
+    )
+    later = Migration(
+        903,
+        "never reached",
+        (create_table("later_t", "CREATE TABLE later_t (ts TIMESTAMP) TIMESTAMP(ts) PARTITION BY DAY WAL"),),
+    )
+    with pytest.raises(MigrationError) as info:
+        migrate(empty_db, [good, bad, later])
+    assert info.value.version == 902
+    assert "migration 902 (broken ddl) failed" in str(info.value)
+    assert "nosuchtype" in str(info.value).lower()
+    assert applied_versions(empty_db) == [901]
+    assert "later_t" not in empty_db.tables()
