@@ -1,0 +1,83 @@
+"""Database: SQL with bind parameters, error translation, visibility waits (real QuestDB)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qdbtools.database import Database
+from qdbtools.exceptions import InvalidInputError, QueryError, TableSuspendedError
+from qdbtools.testing import wait_for_rows
+
+NASTY = [
+    "x'; DROP TABLE tick_prices; --",
+    'quote " and \' both',
+    "semi;colon",
+    "zażółć gęślą jaźń 🚀",
+    "a" * 2000,
+    "",
+    ":not_a_param",
+]
+
+
+def test_values_travel_as_bind_parameters_never_as_sql(qdb, unique_id):
+    table = f"{unique_id}_vals"
+    qdb.execute(
+        f"CREATE TABLE {table} (timestamp TIMESTAMP, s VARCHAR) TIMESTAMP(timestamp) PARTITION BY DAY WAL"
+    )
+    for i, value in enumerate(NASTY):
+        qdb.execute(
+            f"INSERT INTO {table} VALUES (:ts, :s)", {"ts": f"2024-01-01T00:00:0{i}.000000Z", "s": value}
+        )
+    qdb.wait_until_visible(table)
+    for value in NASTY:
+        found = qdb.sql(f"SELECT s FROM {table} WHERE s = :s", {"s": value})
+        assert found["s"].tolist() == [value]
+    assert "tick_prices" in qdb.tables()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DROP TABLE tick_prices",
+        "INSERT INTO tick_prices VALUES (now(), 'a', 'b', 1, 1.0, 1.0)",
+        "SELECT 1; DROP TABLE tick_prices",
+        "tick_prices",
+    ],
+)
+def test_sql_runs_only_one_read_only_statement(qdb, statement):
+    with pytest.raises(InvalidInputError, match="one read-only statement"):
+        qdb.sql(statement)
+    assert "tick_prices" in qdb.tables()
+
+
+def test_sql_accepts_semicolons_inside_literals(qdb):
+    assert qdb.sql("SELECT 'a;b' AS v").iat[0, 0] == "a;b"
+
+
+def test_server_rejections_carry_the_server_message(qdb):
+    with pytest.raises(QueryError) as info:
+        qdb.sql("SELECT no_such_column FROM tick_prices")
+    assert "no_such_column" in str(info.value)
+    assert "Invalid column" in str(info.value) or "invalid column" in str(info.value).lower()
+
+
+def test_wait_for_rows_sees_wal_rows(qdb, unique_id):
+    table = f"{unique_id}_w"
+    qdb.execute(f"CREATE TABLE {table} (timestamp TIMESTAMP, v LONG) TIMESTAMP(timestamp) PARTITION BY DAY WAL")
+    qdb.execute(f"INSERT INTO {table} SELECT timestamp_sequence('2024-01-01', 1000000), x FROM long_sequence(500)")
+    assert wait_for_rows(qdb, f"SELECT count() FROM {table}", expected=500) == 500
+
+
+def test_suspended_table_is_reported_not_waited_for(qdb_server_factory):
+    # dev mode lets the server suspend a table on request: a real suspended WAL table.
+    server = qdb_server_factory(extra_conf={"dev.mode.enabled": "true"})
+    with Database(server.settings) as db:
+        db.execute("CREATE TABLE s (timestamp TIMESTAMP, v DOUBLE) TIMESTAMP(timestamp) PARTITION BY DAY WAL")
+        db.wait_until_visible("s")
+        db.execute("ALTER TABLE s SUSPEND WAL")
+        db.execute("INSERT INTO s VALUES ('2024-01-01', 1.0)")
+        with pytest.raises(TableSuspendedError, match="RESUME WAL"):
+            db.wait_until_visible("s", timeout=30)
+        db.execute("ALTER TABLE s RESUME WAL")
+        db.wait_until_visible("s", timeout=30)
+        assert int(db.sql("SELECT count() FROM s").iat[0, 0]) == 1
