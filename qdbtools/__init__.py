@@ -8,6 +8,7 @@ Start here:
 >>> db = qdbtools.connect()                      # the embedded default   # doctest: +SKIP
 """
 
+import qdbtools.accessor  # noqa: F401  (registers the df.qdb accessor)
 from qdbtools.config import Settings
 from qdbtools.database import Database
 from qdbtools.exceptions import (
@@ -29,6 +30,7 @@ from qdbtools.exceptions import (
     VisibilityError,
     WriteError,
 )
+from qdbtools.io.writer import WriteResult
 from qdbtools.server import QUESTDB_VERSION, LocalServer, ServerPorts
 from qdbtools.session import connect, get_default_database, local_server
 
@@ -57,6 +59,7 @@ __all__ = [
     "TableSuspendedError",
     "VisibilityError",
     "WriteError",
+    "WriteResult",
     "__version__",
     "connect",
     "get_default_database",

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +15,15 @@ import psycopg2
 import sqlalchemy as sa
 
 from qdbtools.config import Settings
-from qdbtools.exceptions import InvalidInputError
+from qdbtools.exceptions import InvalidInputError, QueryError
+from qdbtools.io.engines import export_parquet
 from qdbtools.io.errors import sql_errors, unavailable
+from qdbtools.io.market import aggregate_ohlcv, read_ohlcv, read_ticks
 from qdbtools.io.visibility import wait_until_visible
+from qdbtools.io.writer import DEFAULT_CHUNK_ROWS, write_frame, write_ticks
 
 if TYPE_CHECKING:
+    from qdbtools.io.writer import WriteResult
     from qdbtools.schema import MigrationReport
     from qdbtools.server import LocalServer
 
@@ -28,6 +32,7 @@ __all__ = ["Database"]
 log = logging.getLogger(__name__)
 
 _READ_ONLY_START = re.compile(r"^\s*(?:\(\s*)*(select|with|show|explain|declare)\b", re.IGNORECASE)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,126}$")
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 
 
@@ -49,6 +54,9 @@ class Database:
         self.settings = settings
         self.server = server
         self._engine: sa.Engine | None = None
+        self._parquet_export: bool | None = None
+        self._sender_instance: Any = None
+        self._sender_lock = threading.Lock()
         self._lock = threading.Lock()
 
     # -- connections --------------------------------------------------------------------
@@ -92,12 +100,36 @@ class Database:
         with conn:
             yield conn
 
+    @contextlib.contextmanager
+    def _sender(self) -> Iterator[Any]:
+        """The database's ILP/HTTP ``Sender``, one writer at a time; dropped after a failure."""
+        from questdb import Sender
+
+        with self._sender_lock:
+            if self._sender_instance is None:
+                sender = Sender.from_conf(self.settings.ilp_conf + "auto_flush=off;")
+                sender.establish()
+                self._sender_instance = sender
+            try:
+                yield self._sender_instance
+            except BaseException:
+                self._drop_sender()
+                raise
+
+    def _drop_sender(self) -> None:
+        sender, self._sender_instance = self._sender_instance, None
+        if sender is not None:
+            with contextlib.suppress(Exception):  # the connection is already broken; nothing to flush
+                sender.close(flush=False)
+
     def close(self) -> None:
         """Dispose of pooled connections (the server, if managed, is not stopped)."""
         with self._lock:
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
+        with self._sender_lock:
+            self._drop_sender()
 
     def __enter__(self) -> Database:
         return self
@@ -176,6 +208,136 @@ class Database:
         """
         names = [tables] if isinstance(tables, str) else list(tables)
         wait_until_visible(self._read, names, timeout=timeout)
+
+    # -- market data --------------------------------------------------------------------
+
+    def write_frame(
+        self,
+        frame: pd.DataFrame,
+        table: str,
+        *,
+        at: str | None = None,
+        symbols: Sequence[str] = (),
+        wait: bool = True,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    ) -> WriteResult:
+        """Write a DataFrame to ``table`` with ``Sender.dataframe`` (ILP over HTTP).
+
+        Parameters
+        ----------
+        frame : DataFrame
+            Rows to write; its ``timestamp`` column (or ``at``, or a ``DatetimeIndex``) must be
+            tz-aware. See :mod:`qdbtools.io.writer` for NaN, inf and type rules.
+        table : str
+            Target table (created by the server on first write if it does not exist).
+        symbols : sequence of str
+            Columns sent as SYMBOL (categoricals).
+        wait : bool
+            Return only when the rows are visible to queries.
+        chunk_rows : int
+            Rows per HTTP request.
+        """
+        if not _IDENTIFIER.match(table):
+            raise InvalidInputError(f"table name {table!r} must match {_IDENTIFIER.pattern}")
+        return write_frame(self, frame, table, at=at, symbols=symbols, wait=wait, chunk_rows=chunk_rows)
+
+    def write_ticks(
+        self,
+        frame: pd.DataFrame,
+        session_id: str | None = None,
+        symbol: str | None = None,
+        *,
+        wait: bool = True,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    ) -> WriteResult:
+        """Write trade ticks to ``tick_prices``.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            ``timestamp`` (column or ``DatetimeIndex``, tz-aware), ``price`` (> 0), ``volume``
+            (>= 0), optional ``trade_id``, and ``session_id``/``symbol`` columns unless given
+            as arguments. Without ``trade_id``, ticks sharing a timestamp are numbered in frame
+            order (see :func:`qdbtools.io.writer.prepare_ticks`).
+        session_id, symbol : str, optional
+            Fill those columns for every row.
+
+        Returns
+        -------
+        WriteResult
+            Table, rows sent, seconds.
+
+        Examples
+        --------
+        >>> db.write_ticks(ticks, session_id="s1", symbol="BTC_USDT")       # doctest: +SKIP
+        """
+        return write_ticks(
+            self, frame, session_id=session_id, symbol=symbol, wait=wait, chunk_rows=chunk_rows
+        )
+
+    def read_ticks(
+        self,
+        session_id: str,
+        symbol: str,
+        start: Any = None,
+        end: Any = None,
+        columns: Sequence[str] | None = None,
+        *,
+        engine: str = "auto",
+    ) -> pd.DataFrame:
+        """Ticks of one session and symbol, ``start <= timestamp < end``.
+
+        Parameters
+        ----------
+        start, end : timestamp-like, optional
+            Tz-aware bounds (strings ending in ``Z`` work); naive values are refused.
+        columns : sequence of str, optional
+            Subset of ``session_id, symbol, trade_id, price, volume``.
+        engine : {"auto", "fast", "sqlalchemy"}
+            ``fast`` = HTTP Parquet export, ``sqlalchemy`` = ``pd.read_sql`` on PG wire; both
+            return identical frames. ``auto`` picks ``fast`` where the server has it.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by a UTC ``DatetimeIndex`` named ``timestamp``; dtypes as in
+            :data:`qdbtools.io.market.TICK_DTYPES`. Empty (same columns) when nothing matches.
+        """
+        return read_ticks(self, session_id, symbol, start, end, columns, engine=engine)
+
+    def read_ohlcv(
+        self,
+        session_id: str,
+        symbol: str,
+        interval: str = "1m",
+        start: Any = None,
+        end: Any = None,
+        *,
+        engine: str = "auto",
+    ) -> pd.DataFrame:
+        """Bars from ``aggregated_ohlcv``, indexed by bar open time (UTC).
+
+        Columns and dtypes as in :data:`qdbtools.io.market.OHLCV_DTYPES`; ``engine`` as in
+        :meth:`read_ticks`.
+        """
+        return read_ohlcv(self, session_id, symbol, interval, start, end, engine=engine)
+
+    def aggregate_ohlcv(self, session_id: str, symbol: str, interval: str = "1m") -> int:
+        """Build ``interval`` bars from ``tick_prices`` inside QuestDB (``SAMPLE BY``); returns bars stored.
+
+        Idempotent: running it again replaces the same bars. ``interval`` is one of
+        :data:`qdbtools.io.market.INTERVALS`.
+        """
+        return aggregate_ohlcv(self, session_id, symbol, interval)
+
+    def _supports_parquet_export(self) -> bool:
+        if self._parquet_export is None:
+            try:
+                export_parquet(self, "SELECT 1 AS probe")
+                self._parquet_export = True
+            except QueryError:
+                self._parquet_export = False
+        return self._parquet_export
 
     # -- schema -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from qdbtools.testing import wait_for_rows
 
 NASTY = [
     "x'; DROP TABLE tick_prices; --",
-    'quote " and \' both',
+    "quote \" and ' both",
     "semi;colon",
     "zażółć gęślą jaźń 🚀",
     "a" * 2000,
@@ -63,8 +63,12 @@ def test_server_rejections_carry_the_server_message(qdb):
 
 def test_wait_for_rows_sees_wal_rows(qdb, unique_id):
     table = f"{unique_id}_w"
-    qdb.execute(f"CREATE TABLE {table} (timestamp TIMESTAMP, v LONG) TIMESTAMP(timestamp) PARTITION BY DAY WAL")
-    qdb.execute(f"INSERT INTO {table} SELECT timestamp_sequence('2024-01-01', 1000000), x FROM long_sequence(500)")
+    qdb.execute(
+        f"CREATE TABLE {table} (timestamp TIMESTAMP, v LONG) TIMESTAMP(timestamp) PARTITION BY DAY WAL"
+    )
+    qdb.execute(
+        f"INSERT INTO {table} SELECT timestamp_sequence('2024-01-01', 1000000), x FROM long_sequence(500)"
+    )
     assert wait_for_rows(qdb, f"SELECT count() FROM {table}", expected=500) == 500
 
 

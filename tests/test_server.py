@@ -75,7 +75,7 @@ def test_checksum_mismatch_is_refused(tmp_path, monkeypatch):
 
 
 def test_jar_override_must_exist_and_be_questdb(tmp_path):
-    with pytest.raises(JarNotFoundError, match="QDBTOOLS_QUESTDB_JAR=.*does not exist"):
+    with pytest.raises(JarNotFoundError, match=r"QDBTOOLS_QUESTDB_JAR=.*does not exist"):
         jar.ensure_jar({"QDBTOOLS_QUESTDB_JAR": str(tmp_path / "nope.jar")})
     not_a_jar = tmp_path / "fake.jar"
     not_a_jar.write_text("hello")
@@ -134,7 +134,9 @@ def test_two_local_servers_do_not_interfere():
         assert first.settings.http_port != second.settings.http_port
         assert first.server.root != second.server.root
         assert qdbtools.get_default_database() is second
-        first.execute("CREATE TABLE only_in_first (timestamp TIMESTAMP) TIMESTAMP(timestamp) PARTITION BY DAY")
+        first.execute(
+            "CREATE TABLE only_in_first (timestamp TIMESTAMP) TIMESTAMP(timestamp) PARTITION BY DAY"
+        )
         assert "only_in_first" in first.tables()
         assert "only_in_first" not in second.tables()
         second_root = second.server.root

@@ -81,7 +81,7 @@ def ingestion_errors(settings: Settings, table: str) -> Iterator[None]:
     try:
         yield
     except questdb.QuestDBError as exc:
-        if exc.code in unreachable:
+        if exc.code in unreachable or _lost(str(exc)):
             raise unavailable(settings, "HTTP", exc) from exc
         raise WriteError(f"QuestDB did not accept the rows for table {table!r}: {exc}") from exc
 

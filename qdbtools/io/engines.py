@@ -1,0 +1,77 @@
+"""Read engines: run one read-only query and return a raw DataFrame.
+
+``sqlalchemy``
+    ``pd.read_sql`` over the questdb-connect dialect on PG wire, values as bind parameters.
+``fast``
+    The server's HTTP export endpoint in Parquet (``/exp?fmt=parquet``): columnar, no
+    per-row Python work. Values are rendered as literals by :mod:`qdbtools.io.literals`.
+    (QWP query streaming needs QuestDB 10.0, which Maven Central does not serve yet.)
+``auto``
+    ``fast`` when the server answers Parquet exports, else ``sqlalchemy``; probed once per
+    database.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from qdbtools.exceptions import InvalidInputError, QueryError
+from qdbtools.io.errors import http_errors, sql_errors
+from qdbtools.io.literals import render_params
+
+if TYPE_CHECKING:
+    from qdbtools.database import Database
+
+__all__ = ["ENGINES", "read_frame", "resolve_engine"]
+
+ENGINES = ("auto", "fast", "sqlalchemy")
+
+
+def resolve_engine(db: Database, engine: str) -> str:
+    if engine not in ENGINES:
+        raise InvalidInputError(f"unrecognized engine {engine!r}, must be one of {', '.join(ENGINES)}")
+    if engine != "auto":
+        return engine
+    return "fast" if db._supports_parquet_export() else "sqlalchemy"
+
+
+def read_frame(db: Database, query: str, params: Mapping[str, Any], engine: str) -> pd.DataFrame:
+    """Run ``query`` with ``params`` through the named engine (not ``auto``)."""
+    if engine == "sqlalchemy":
+        return read_sqlalchemy(db, query, params)
+    return read_parquet_export(db, render_params(query, params))
+
+
+def read_sqlalchemy(db: Database, query: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    with db.connection() as conn, sql_errors(db.settings, query):
+        return pd.read_sql(sa.text(query), conn, params=dict(params))
+
+
+def read_parquet_export(db: Database, sql: str) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(export_parquet(db, sql)))
+
+
+def export_parquet(db: Database, sql: str) -> bytes:
+    settings = db.settings
+    url = f"{settings.http_url}/exp?" + urllib.parse.urlencode({"query": sql, "fmt": "parquet"})
+    request = urllib.request.Request(url)
+    if settings.username:
+        token = base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with (
+        http_errors(settings, "a Parquet export"),
+        urllib.request.urlopen(request, timeout=settings.request_timeout) as response,
+    ):
+        payload: bytes = response.read()
+        kind = response.headers.get("Content-Type", "")
+    if "parquet" not in kind:
+        raise QueryError(f"the server answered a Parquet export with {kind!r}: {payload[:200]!r}")
+    return payload

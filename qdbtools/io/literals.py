@@ -1,0 +1,82 @@
+"""Values as QuestDB SQL text, for the one path that has no bind parameters (HTTP export).
+
+Every value is rendered by type into a literal the server cannot read as SQL: strings are
+single-quoted with quotes doubled, timestamps become ISO-8601 UTC strings, numbers are
+``repr`` of a real int/float. Anything else is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qdbtools.exceptions import InvalidInputError
+
+__all__ = ["render_params", "to_utc_timestamp", "utc_text"]
+
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def to_utc_timestamp(value: Any, name: str) -> pd.Timestamp:
+    """A tz-aware UTC ``Timestamp``; naive values are refused as ambiguous."""
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name}={value!r} is not a timestamp") from exc
+    if ts is pd.NaT:
+        raise InvalidInputError(f"{name} is NaT; give a timestamp or None")
+    if ts.tzinfo is None:
+        raise InvalidInputError(
+            f"{name}={value!r} has no time zone; qdbtools works in UTC: pass e.g. "
+            f"pd.Timestamp({str(ts)!r}, tz='UTC') or a string ending in 'Z'"
+        )
+    return ts.tz_convert("UTC")
+
+
+def utc_text(ts: pd.Timestamp) -> str:
+    """``2024-03-01T00:00:00.000000Z``: microsecond ISO-8601 in UTC (QuestDB's literal form)."""
+    return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _literal(value: Any, name: str) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"parameter {name}={value!r} is not a finite number")
+        return repr(float(value))
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return "'" + utc_text(to_utc_timestamp(value, name)) + "'"
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInputError(f"parameter {name} contains a NUL character")
+        return "'" + value.replace("'", "''") + "'"
+    raise InvalidInputError(f"parameter {name} has unsupported type {type(value).__name__}")
+
+
+def render_params(query: str, params: Mapping[str, Any]) -> str:
+    """Replace ``:name`` placeholders outside quotes with literals of ``params``."""
+    out: list[str] = []
+    for i, part in enumerate(re.split(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")", query)):
+        if i % 2:
+            out.append(part)
+            continue
+
+        def substitute(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key not in params:
+                raise InvalidInputError(f"no value given for parameter :{key}")
+            return _literal(params[key], key)
+
+        out.append(_PARAM.sub(substitute, part))
+    return "".join(out)

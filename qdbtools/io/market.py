@@ -1,0 +1,191 @@
+"""Market data tables: read ticks and OHLCV bars, aggregate bars inside QuestDB."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from qdbtools.exceptions import InvalidInputError
+from qdbtools.io.engines import read_frame, resolve_engine
+from qdbtools.io.literals import to_utc_timestamp, utc_text
+
+if TYPE_CHECKING:
+    from qdbtools.database import Database
+
+__all__ = [
+    "INTERVALS",
+    "OHLCV_DTYPES",
+    "TICK_DTYPES",
+    "aggregate_ohlcv",
+    "normalize",
+    "read_ohlcv",
+    "read_ticks",
+]
+
+#: Column dtypes of the frames the readers return (index: ``timestamp``, UTC).
+TICK_DTYPES: Mapping[str, str] = {
+    "session_id": "str",
+    "symbol": "str",
+    "trade_id": "Int64",
+    "price": "float64",
+    "volume": "float64",
+}
+OHLCV_DTYPES: Mapping[str, str] = {
+    "session_id": "str",
+    "symbol": "str",
+    "interval": "str",
+    "open": "float64",
+    "high": "float64",
+    "low": "float64",
+    "close": "float64",
+    "volume": "float64",
+    "trades": "Int64",
+}
+
+#: Bar intervals: the SAMPLE BY unit QuestDB takes, and the pandas frequency that matches.
+INTERVALS: Mapping[str, str] = {
+    "1s": "1s",
+    "5s": "5s",
+    "10s": "10s",
+    "15s": "15s",
+    "30s": "30s",
+    "1m": "1min",
+    "5m": "5min",
+    "15m": "15min",
+    "30m": "30min",
+    "1h": "1h",
+    "2h": "2h",
+    "4h": "4h",
+    "1d": "1D",
+}
+
+
+def _check_interval(interval: str) -> str:
+    if interval not in INTERVALS:
+        raise InvalidInputError(f"unknown interval {interval!r}; use one of {', '.join(INTERVALS)}")
+    return interval
+
+
+def _check_key(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a string, got {type(value).__name__} {value!r}")
+    return value
+
+
+def normalize(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """Give a raw query result the documented dtypes and a UTC ``DatetimeIndex``."""
+    stamps = pd.to_datetime(frame["timestamp"])
+    stamps = stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
+    result = frame.drop(columns="timestamp")
+    result.index = pd.DatetimeIndex(stamps.dt.as_unit("us"), name="timestamp")
+    return result.astype({name: dtypes[name] for name in result.columns})
+
+
+def _time_filter(start: Any, end: Any, params: dict[str, Any]) -> str:
+    clause = ""
+    if start is not None:
+        params["start"] = utc_text(to_utc_timestamp(start, "start"))
+        clause += " AND timestamp >= :start"
+    if end is not None:
+        params["end"] = utc_text(to_utc_timestamp(end, "end"))
+        clause += " AND timestamp < :end"
+    if start is not None and end is not None and params["start"] > params["end"]:
+        raise InvalidInputError(f"start {params['start']} is after end {params['end']}")
+    return clause
+
+
+def _select(
+    db: Database,
+    table: str,
+    columns: Sequence[str],
+    where: str,
+    params: dict[str, Any],
+    order: str,
+    dtypes: Mapping[str, str],
+    engine: str,
+) -> pd.DataFrame:
+    query = f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY {order}"
+    raw = read_frame(db, query, params, resolve_engine(db, engine))
+    return normalize(raw, dtypes)
+
+
+def read_ticks(
+    db: Database,
+    session_id: str,
+    symbol: str,
+    start: Any = None,
+    end: Any = None,
+    columns: Sequence[str] | None = None,
+    *,
+    engine: str = "auto",
+) -> pd.DataFrame:
+    """Ticks of one session and symbol in ``[start, end)``, indexed by UTC timestamp."""
+    wanted = list(TICK_DTYPES) if columns is None else list(columns)
+    unknown = [c for c in wanted if c not in TICK_DTYPES]
+    if unknown:
+        raise InvalidInputError(f"tick_prices has no columns {unknown}; choose from {', '.join(TICK_DTYPES)}")
+    params: dict[str, Any] = {
+        "session_id": _check_key("session_id", session_id),
+        "symbol": _check_key("symbol", symbol),
+    }
+    where = "session_id = :session_id AND symbol = :symbol" + _time_filter(start, end, params)
+    return _select(
+        db, "tick_prices", ["timestamp", *wanted], where, params, "timestamp, trade_id", TICK_DTYPES, engine
+    )
+
+
+def read_ohlcv(
+    db: Database,
+    session_id: str,
+    symbol: str,
+    interval: str = "1m",
+    start: Any = None,
+    end: Any = None,
+    *,
+    engine: str = "auto",
+) -> pd.DataFrame:
+    """Bars of one session, symbol and interval in ``[start, end)``, indexed by bar open time (UTC)."""
+    params: dict[str, Any] = {
+        "session_id": _check_key("session_id", session_id),
+        "symbol": _check_key("symbol", symbol),
+        "interval": _check_interval(interval),
+    }
+    where = "session_id = :session_id AND symbol = :symbol AND interval = :interval"
+    where += _time_filter(start, end, params)
+    return _select(
+        db, "aggregated_ohlcv", ["timestamp", *OHLCV_DTYPES], where, params, "timestamp", OHLCV_DTYPES, engine
+    )
+
+
+def aggregate_ohlcv(
+    db: Database, session_id: str, symbol: str, interval: str = "1m", *, wait: bool = True
+) -> int:
+    """Fill ``aggregated_ohlcv`` from ``tick_prices`` with ``SAMPLE BY``; returns the bar count.
+
+    Bars are labelled by their open time, aligned to the UTC calendar; intervals without
+    ticks produce no bar (pandas' ``resample(...).ohlc()`` followed by dropping empty bins).
+    Re-running replaces the bars (DEDUP on timestamp, session_id, symbol, interval).
+    """
+    params = {
+        "session_id": _check_key("session_id", session_id),
+        "symbol": _check_key("symbol", symbol),
+        "interval": _check_interval(interval),
+    }
+    # The interval is SQL syntax here; it comes from the fixed INTERVALS table above.
+    db.execute(
+        "INSERT INTO aggregated_ohlcv (timestamp, session_id, symbol, interval, open, high, low, close, "
+        "volume, trades) SELECT timestamp, session_id, symbol, :interval, first(price), max(price), "
+        "min(price), last(price), sum(volume), count() FROM tick_prices "
+        f"WHERE session_id = :session_id AND symbol = :symbol SAMPLE BY {interval} ALIGN TO CALENDAR",
+        params,
+    )
+    if wait:
+        db.wait_until_visible("aggregated_ohlcv")
+    count = db.sql(
+        "SELECT count() FROM aggregated_ohlcv WHERE session_id = :session_id AND symbol = :symbol "
+        "AND interval = :interval",
+        params,
+    )
+    return int(count.iat[0, 0])

@@ -1,0 +1,258 @@
+"""Writers: DataFrames into QuestDB through the official client's ``Sender.dataframe``.
+
+Semantics shared by every writer:
+
+- the designated timestamp is always sent explicitly (``at=``); it must be a tz-aware
+  datetime column (or ``DatetimeIndex``) without NaT, and is converted to UTC. Naive
+  timestamps are refused: a naive value could be local time or UTC;
+- the whole frame is validated before the first row is sent, so a rejected frame writes
+  nothing;
+- float NaN is written as NULL (QuestDB's NULL for DOUBLE); ``inf`` is refused, because
+  QuestDB would silently store it as NULL too;
+- object columns must hold only strings (or None): mixed types are refused, naming the
+  column and the first bad row;
+- frames are sent in chunks of ``chunk_rows`` rows, one HTTP request each. If the server
+  fails on a later chunk, the earlier chunks stay written; tables written here have DEDUP
+  keys, so sending the same frame again is safe;
+- ``wait=True`` returns only when the rows are visible to queries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from qdbtools.exceptions import InvalidInputError, MissingColumnsError, QdbToolsError
+from qdbtools.io.errors import ingestion_errors
+
+if TYPE_CHECKING:
+    from qdbtools.database import Database
+
+__all__ = ["TICK_COLUMNS", "WriteResult", "prepare_frame", "prepare_ticks", "write_frame", "write_ticks"]
+
+log = logging.getLogger(__name__)
+
+TICK_COLUMNS = ("timestamp", "session_id", "symbol", "trade_id", "price", "volume")
+DEFAULT_CHUNK_ROWS = 250_000
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a writer sent."""
+
+    table: str
+    rows: int
+    seconds: float
+
+
+def _first_bad(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> str:
+    position = int(np.flatnonzero(np.asarray(mask))[0])
+    return f"row {position} (index {frame.index[position]!r})"
+
+
+def _timestamp_column(frame: pd.DataFrame, at: str | None) -> pd.DataFrame:
+    """Return a frame with a validated UTC ``at`` column named as given (default 'timestamp')."""
+    name = at or "timestamp"
+    if name not in frame.columns:
+        if at is None and isinstance(frame.index, pd.DatetimeIndex):
+            frame = frame.reset_index(names=name)
+        else:
+            raise MissingColumnsError(
+                f"no timestamp: the frame has no {name!r} column"
+                + ("" if at else " and no DatetimeIndex")
+                + "; give one (tz-aware, UTC) or pass at='column'",
+                missing=(name,),
+            )
+    column = frame[name]
+    if not isinstance(column.dtype, pd.DatetimeTZDtype):
+        if pd.api.types.is_datetime64_dtype(column.dtype):
+            raise InvalidInputError(
+                f"timestamp column {name!r} is naive (no time zone), which is ambiguous; qdbtools "
+                f"stores UTC: use frame[{name!r}].dt.tz_localize('UTC') if the values are UTC, "
+                "or tz_localize(<their zone>) first"
+            )
+        raise InvalidInputError(
+            f"timestamp column {name!r} has dtype {column.dtype}, not datetime; convert it with "
+            f"pd.to_datetime(frame[{name!r}], utc=True)"
+        )
+    if column.isna().any():
+        raise InvalidInputError(f"timestamp column {name!r} has NaT at {_first_bad(frame, column.isna())}")
+    if column.dt.tz is not None and str(column.dt.tz) != "UTC":
+        frame = frame.assign(**{name: column.dt.tz_convert("UTC")})
+    return frame
+
+
+def _check_values(frame: pd.DataFrame, skip: str) -> None:
+    for name in frame.columns:
+        if name == skip:
+            continue
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column.dtype):
+            infinite = np.isinf(column.to_numpy(dtype="float64", na_value=np.nan))
+            if infinite.any():
+                raise InvalidInputError(
+                    f"column {name!r} holds inf at {_first_bad(frame, infinite)}; QuestDB cannot store "
+                    "infinity (it would become NULL): replace it, e.g. with NaN for NULL"
+                )
+        elif column.dtype == object:
+            not_text = ~column.map(lambda v: v is None or isinstance(v, str)).to_numpy(dtype=bool)
+            if not_text.any():
+                bad = column.iloc[int(np.flatnonzero(not_text)[0])]
+                raise InvalidInputError(
+                    f"column {name!r} mixes types: {_first_bad(frame, not_text)} holds "
+                    f"{type(bad).__name__} {bad!r} among strings; convert the column to one type"
+                )
+
+
+def prepare_frame(frame: pd.DataFrame, *, at: str | None, symbols: Sequence[str]) -> pd.DataFrame:
+    """Validate and normalize a frame for ``Sender.dataframe`` (see module docstring)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidInputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    frame = _timestamp_column(frame, at)
+    missing = [s for s in symbols if s not in frame.columns]
+    if missing:
+        raise MissingColumnsError(f"symbol columns {missing} are not in the frame", missing=tuple(missing))
+    _check_values(frame, at or "timestamp")
+    for name in symbols:
+        if not isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame = frame.assign(**{name: frame[name].astype("category")})
+    return frame
+
+
+def prepare_ticks(
+    frame: pd.DataFrame, *, session_id: str | None = None, symbol: str | None = None
+) -> pd.DataFrame:
+    """Validate ticks and shape them as ``tick_prices`` rows, sorted by time.
+
+    ``session_id``/``symbol`` given here fill (or must agree with) those columns. Without a
+    ``trade_id`` column, ticks are numbered 0, 1, ... within each identical timestamp, in
+    frame order: re-importing the same frame then adds nothing, while two ticks in the same
+    microsecond stay two ticks (so do two identical rows: nothing tells them apart). With
+    ``trade_id``, exact duplicate rows are dropped, and two rows with the same key but
+    different price or volume are refused.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidInputError(f"expected a pandas DataFrame of ticks, got {type(frame).__name__}")
+    frame = _timestamp_column(frame, None)
+    for name, value in (("session_id", session_id), ("symbol", symbol)):
+        if value is not None:
+            if not isinstance(value, str):
+                raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}")
+            if name in frame.columns and not (frame[name] == value).all():
+                raise InvalidInputError(f"{name}={value!r} disagrees with the frame's {name!r} column")
+            frame = frame.assign(**{name: value})
+    missing = [c for c in TICK_COLUMNS if c not in frame.columns and c != "trade_id"]
+    if missing:
+        raise MissingColumnsError(
+            f"ticks need columns {missing} (pass session_id=/symbol= or add the columns)",
+            missing=tuple(missing),
+        )
+    extra = [c for c in frame.columns if c not in TICK_COLUMNS]
+    if extra:
+        raise InvalidInputError(
+            f"tick_prices has no columns {extra}; allowed: {', '.join(TICK_COLUMNS)}. Drop them first"
+        )
+    for name in ("session_id", "symbol"):
+        text = frame[name].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if not text.all():
+            raise InvalidInputError(f"column {name!r} must hold strings; {_first_bad(frame, ~text)} does not")
+    for name in ("price", "volume"):
+        try:
+            values = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"column {name!r} is not numeric ({frame[name].dtype})") from exc
+        bad = ~np.isfinite(values) | ((values <= 0) if name == "price" else (values < 0))
+        if bad.any():
+            rule = "a finite number > 0" if name == "price" else "a finite number >= 0"
+            raise InvalidInputError(
+                f"column {name!r} must be {rule}; {_first_bad(frame, bad)} holds "
+                f"{values[int(np.flatnonzero(bad)[0])]!r}. Nothing was written"
+            )
+        frame = frame.assign(**{name: values})
+    order = ["timestamp", "trade_id"] if "trade_id" in frame.columns else ["timestamp"]
+    frame = frame.sort_values(order, kind="stable", ignore_index=True)
+    if "trade_id" not in frame.columns:
+        frame["trade_id"] = frame.groupby(["session_id", "symbol", "timestamp"], sort=False).cumcount()
+    else:
+        ids = pd.to_numeric(frame["trade_id"], errors="coerce")
+        if ids.isna().any() or not np.array_equal(ids.to_numpy(), ids.to_numpy().astype("int64")):
+            raise InvalidInputError(
+                f"column 'trade_id' must hold integers; {_first_bad(frame, ids.isna())} does not"
+            )
+        frame["trade_id"] = ids.astype("int64")
+    frame = frame[list(TICK_COLUMNS)].drop_duplicates()
+    key = ["timestamp", "session_id", "symbol", "trade_id"]
+    clash = frame.duplicated(key, keep=False).to_numpy()
+    if clash.any():
+        raise InvalidInputError(
+            f"two ticks share timestamp, session_id, symbol and trade_id but differ in price or volume "
+            f"({_first_bad(frame, clash)} after sorting by time); fix the trade ids. Nothing was written"
+        )
+    return prepare_frame(frame, at="timestamp", symbols=("session_id", "symbol"))
+
+
+def write_frame(
+    db: Database,
+    frame: pd.DataFrame,
+    table: str,
+    *,
+    at: str | None = None,
+    symbols: Sequence[str] = (),
+    wait: bool = True,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    prepared: bool = False,
+) -> WriteResult:
+    """Write ``frame`` to ``table`` with ``Sender.dataframe`` over ILP/HTTP."""
+    started = time.perf_counter()
+    if not prepared:
+        frame = prepare_frame(frame, at=at, symbols=symbols)
+    at = at or "timestamp"
+    sent = 0
+    try:
+        with ingestion_errors(db.settings, table), db._sender() as sender:
+            for start in range(0, len(frame), chunk_rows):
+                chunk = frame.iloc[start : start + chunk_rows]
+                sender.dataframe(chunk, table_name=table, symbols=list(symbols), at=at)
+                sender.flush()
+                sent += len(chunk)
+    except QdbToolsError as exc:
+        if sent:
+            raise type(exc)(
+                f"{exc} ({sent} of {len(frame)} rows were written before the failure; sending the "
+                "frame again is safe on tables with DEDUP keys)"
+            ) from exc
+        raise
+    if wait and sent:
+        db.wait_until_visible(table)
+    result = WriteResult(table, sent, time.perf_counter() - started)
+    log.info("wrote rows", extra={"table": table, "rows": sent, "seconds": result.seconds})
+    return result
+
+
+def write_ticks(
+    db: Database,
+    frame: pd.DataFrame,
+    *,
+    session_id: str | None = None,
+    symbol: str | None = None,
+    wait: bool = True,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> WriteResult:
+    """Validate ticks (:func:`prepare_ticks`) and write them to ``tick_prices``."""
+    ticks = prepare_ticks(frame, session_id=session_id, symbol=symbol)
+    return write_frame(
+        db,
+        ticks,
+        "tick_prices",
+        at="timestamp",
+        symbols=("session_id", "symbol"),
+        wait=wait,
+        chunk_rows=chunk_rows,
+        prepared=True,
+    )
