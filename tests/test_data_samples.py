@@ -290,7 +290,7 @@ def test_regeneration_is_deterministic_and_matches_the_committed_data(tmp_path: 
     pd.testing.assert_frame_equal(
         pd.read_parquet(first / "ticks.parquet"), pd.read_parquet(SAMPLES / "ticks.parquet"), check_exact=True
     )
-    for csv in sorted((SAMPLES / "legacy").rglob("*.csv")):
-        fresh = pd.read_csv(first / csv.relative_to(SAMPLES), keep_default_na=False)
-        committed = pd.read_csv(csv, keep_default_na=False)
+    for legacy_csv in sorted((SAMPLES / "legacy").rglob("*.csv")):
+        fresh = pd.read_csv(first / legacy_csv.relative_to(SAMPLES), keep_default_na=False)
+        committed = pd.read_csv(legacy_csv, keep_default_na=False)
         pd.testing.assert_frame_equal(fresh, committed, check_exact=False, rtol=1e-12)
