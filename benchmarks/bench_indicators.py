@@ -120,6 +120,45 @@ def pandas_ta_calls(ta: Any, df: pd.DataFrame) -> dict[str, Callable[[], Any]]:
     }
 
 
+def accelerator() -> str:
+    from qdbtools.indicators import _jit
+
+    if not _jit.ENABLED:
+        return "numpy only (numba not installed or QDBTOOLS_NO_NUMBA=1)"
+    import numba
+
+    return f"numba {numba.__version__} (recursion kernels)"
+
+
+def first_call_seconds() -> dict[str, float] | None:
+    """Import + first ``compute`` on 1,000 bars in fresh processes: cold numba cache, then warm."""
+    from qdbtools.indicators import _jit
+
+    if not _jit.ENABLED:
+        return None
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    code = (
+        "import time; t = time.perf_counter(); "
+        "from benchmarks.bench_indicators import make_bars, STANDARD; "
+        "from qdbtools.indicators import compute; "
+        "compute(make_bars(1000), STANDARD); print(time.perf_counter() - t)"
+    )
+    out: dict[str, float] = {}
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for label in ("cold_cache", "warm_cache"):
+            run = subprocess.run(
+                [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True
+            )
+            out[label] = float(run.stdout.strip().splitlines()[-1])
+    return out
+
+
 def best_of(fn: Callable[[], Any], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -179,7 +218,14 @@ def main(argv: list[str] | None = None) -> int:
         base = talib_time.get(r["set"])
         r["ratio_to_talib"] = None if r["seconds"] is None or not base else r["seconds"] / base
 
-    print(f"{args.rows:,} rows, best of {args.repeat}")
+    accel = accelerator()
+    first_call = first_call_seconds()
+    print(f"{args.rows:,} rows, best of {args.repeat}; qdbtools recursions: {accel}")
+    if first_call:
+        print(
+            "first compute() in a fresh process (import + JIT/cache load, 1,000 bars): "
+            + ", ".join(f"{k} {v:.2f}s" for k, v in first_call.items())
+        )
     print(f"{'variant set':<26} {'engine':<10} {'seconds':>9} {'x TA-Lib':>9}  note")
     for r in results:
         secs = "-" if r["seconds"] is None else f"{r['seconds']:.3f}"
@@ -199,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "pandas": pd.__version__,
         "talib": talib.__version__,
         "pandas_ta": None if pta is None else pta[1],
+        "accelerator": accel,
+        "first_call_seconds": first_call,
         "standard_variants": STANDARD,
         "results": results,
         "per_variant": per_variant,

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from qdbtools.database import Database
     from qdbtools.io.writer import WriteResult
 
@@ -61,3 +63,20 @@ class QdbAccessor:
     ) -> WriteResult:
         """Write this frame to ``table`` (see :meth:`Database.write_frame`)."""
         return _database(db).write_frame(self._obj, table, at=at, symbols=symbols, wait=wait)
+
+    def indicators(self, variants: Sequence[str]) -> pd.DataFrame:
+        """Compute indicator variants on this OHLCV frame (see :func:`qdbtools.indicators.compute`).
+
+        Examples
+        --------
+        >>> bars.qdb.indicators(["RSI_14", "EMA_12", "MACD_12_26_9"])      # doctest: +SKIP
+        """
+        from qdbtools.indicators import compute
+
+        return compute(self._obj, list(variants))
+
+    def plot(self, indicators: pd.DataFrame | None = None, **kwargs: object) -> Figure:
+        """Plot this OHLCV frame with indicators (see :func:`qdbtools.plotting.plot_indicators`)."""
+        from qdbtools.plotting import plot_indicators
+
+        return plot_indicators(self._obj, indicators, **kwargs)  # type: ignore[arg-type]

@@ -328,3 +328,35 @@ def test_returns_of_zero_price_are_nan() -> None:
     assert np.isnan(ind.simple_returns(x).iloc[2])
     assert np.isnan(ind.log_returns(x).iloc[1])  # log(0)
     assert ind.simple_returns(x).iloc[3] == 1.0
+
+
+def test_numpy_only_path_also_matches_talib():
+    """The TA-Lib comparisons again, in a process where numba is switched off."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve()
+    env = {**os.environ, "QDBTOOLS_NO_NUMBA": "1"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(here),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "not numpy_only_path",
+            "-x",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        cwd=here.parent.parent,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from . import _core as k
@@ -51,7 +52,11 @@ def bbands_k(
     ctx: Ctx, n: int, up: float, dn: float, src: str = "close"
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     mid, std = mean_std_k(ctx, n, src)
-    return mid + up * std, mid, mid - dn * std
+    upper = up * std
+    upper += mid
+    lower = dn * std
+    np.subtract(mid, lower, out=lower)
+    return upper, mid, lower
 
 
 # ----------------------------------------------------------------- public functions

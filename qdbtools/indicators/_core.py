@@ -9,7 +9,10 @@ Nothing here loops over rows in Python.  Windowed reductions combine
 power-of-two windows (``log2(n)`` vector passes, pairwise-exact sums);
 first-order recursions ``y[t] = b * y[t-1] + u[t]`` are solved per block with
 a rescaled cumulative sum and stitched together with the carries between
-blocks.
+blocks - unless numba is installed, in which case :func:`smooth` runs the
+compiled one-pass kernel of :mod:`qdbtools.indicators._jit`.  Windowed
+kernels run in cache-sized row blocks (:func:`chunked`), which returns the
+same values as one whole-series call.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from . import _jit
 
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
@@ -71,6 +76,10 @@ class Ctx:
 
 
 def _joint_mask(arrays: list[FloatArray]) -> tuple[FloatArray, ...]:
+    # Fast path: a sum is a NaN-free number only if no element is NaN (an
+    # allocation-free reduction; a NaN sum from +inf/-inf just takes the slow path).
+    if not any(np.isnan(np.sum(a)) for a in arrays):
+        return tuple(arrays)
     bad = np.zeros(arrays[0].shape, dtype=bool)
     for a in arrays:
         bad |= np.isnan(a)
@@ -88,9 +97,10 @@ def nan_like(x: FloatArray) -> FloatArray:
     return np.full(x.shape, _NAN)
 
 
-def shift(x: FloatArray, k: int) -> FloatArray:
+def shift(x: FloatArray, k: int, out: FloatArray | None = None) -> FloatArray:
     """``x`` delayed by ``k >= 1`` rows (NaN-filled at the start)."""
-    out = np.empty_like(x)
+    if out is None:
+        out = np.empty_like(x)
     out[:k] = _NAN
     if k < x.size:
         out[k:] = x[: x.size - k]
@@ -106,11 +116,13 @@ def diff(x: FloatArray, k: int = 1) -> FloatArray:
     return out
 
 
-def safe_divide(num: FloatArray, den: FloatArray, zero: float) -> FloatArray:
-    """``num / den``, with *zero* where ``den == 0`` (NaN stays NaN)."""
+def safe_divide(num: FloatArray, den: FloatArray, zero: float, out: FloatArray | None = None) -> FloatArray:
+    """``num / den``, with *zero* where ``den == 0`` (NaN stays NaN); *out* may alias *num*."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / den
-    out[den == 0.0] = zero
+        out = np.divide(num, den, out=out)
+    zeros = np.flatnonzero(den == 0.0)
+    if zeros.size:
+        out[zeros] = zero
     return out
 
 
@@ -119,7 +131,21 @@ TA_EPSILON = 1e-14
 
 def near_zero(diff: FloatArray, a: FloatArray, b: FloatArray) -> npt.NDArray[np.bool_]:
     """TA-Lib's ``TA_IS_ZERO_SCALED``: ``|diff| <= 1e-14 * (|a| + |b|)`` (~90 ulp)."""
-    return np.abs(diff) <= TA_EPSILON * (np.abs(a) + np.abs(b))
+    # Block by block with two small reused buffers: only the result is fresh memory.
+    size = diff.size
+    out = np.empty(size, dtype=bool)
+    width = min(size, CHUNK)
+    bound_buf, scratch_buf = np.empty(width), np.empty(width)
+    for c0 in range(0, size, CHUNK):
+        c1 = min(c0 + CHUNK, size)
+        bound, scratch = bound_buf[: c1 - c0], scratch_buf[: c1 - c0]
+        np.abs(a[c0:c1], out=bound)
+        np.abs(b[c0:c1], out=scratch)
+        bound += scratch
+        bound *= TA_EPSILON
+        np.abs(diff[c0:c1], out=scratch)
+        np.less_equal(scratch, bound, out=out[c0:c1])
+    return out
 
 
 # --------------------------------------------------------------------------- windows
@@ -178,10 +204,11 @@ def _sum_combine(new, old, a, b, out) -> None:  # type: ignore[no-untyped-def]
 
 def _var_combine(new, old, a, b, out) -> None:  # type: ignore[no-untyped-def]
     # Chan et al.: M2 = M2a + M2b + (b*Sa - a*Sb)^2 / (a*b*(a+b))
-    delta = new[0] * float(b)
-    delta -= old[0] * float(a)
-    delta *= delta
-    delta /= float(a) * b * (a + b)
+    # one temporary: (Sa - (a/b)*Sb)^2 * b / (a*(a+b))
+    delta = np.multiply(old[0], float(a) / b)
+    np.subtract(new[0], delta, out=delta)
+    np.square(delta, out=delta)
+    delta *= float(b) / (float(a) * (a + b))
     np.add(new[0], old[0], out=out[0])
     np.add(new[1], old[1], out=out[1])
     np.add(out[1], delta, out=out[1])
@@ -195,9 +222,38 @@ def _wma_combine(new, old, a, b, out) -> None:  # type: ignore[no-untyped-def]
     np.add(new[0], old[0], out=out[0])
 
 
+CHUNK = 32768  # rows per cache-resident block for the windowed kernels
+
+
+def chunked(
+    fn: Callable[..., tuple[FloatArray, ...]], inputs: tuple[FloatArray, ...], n: int
+) -> tuple[FloatArray, ...]:
+    """Apply a window-``n`` kernel block by block (each block with ``n - 1`` rows of history).
+
+    Windowed results depend only on the last ``n`` rows, so this returns
+    exactly ``fn(*inputs)``; the log2(n) passes of each block then run in
+    cache instead of streaming the whole series through memory every pass.
+    """
+    size = inputs[0].size
+    if size <= 2 * CHUNK or n > CHUNK:
+        return fn(*inputs)
+    outs: tuple[FloatArray, ...] | None = None
+    hist = n - 1
+    for c0 in range(0, size, CHUNK):
+        c1 = min(c0 + CHUNK, size)
+        s0 = max(0, c0 - hist)
+        res = fn(*(a[s0:c1] for a in inputs))
+        if outs is None:
+            outs = tuple(np.empty(size) for _ in res)
+        for o, r in zip(outs, res, strict=True):
+            o[c0:c1] = r[c0 - s0 :]
+    assert outs is not None
+    return outs
+
+
 def rolling_sum(x: FloatArray, n: int) -> FloatArray:
     """Sum of the last ``n`` values (NaN until ``n`` rows, NaN if any is NaN)."""
-    return _doubling((x,), n, _sum_combine)[0]
+    return chunked(lambda a: _doubling((a,), n, _sum_combine), (x,), n)[0]
 
 
 def rolling_mean(x: FloatArray, n: int) -> FloatArray:
@@ -211,7 +267,7 @@ def rolling_mean_std(x: FloatArray, n: int) -> tuple[FloatArray, FloatArray]:
 
     Exact for constant windows (the deviation is 0, not rounding noise).
     """
-    s, m2 = _doubling((x, x * 0.0), n, _var_combine)
+    s, m2 = chunked(lambda a: _doubling((a, a * 0.0), n, _var_combine), (x,), n)
     s /= n
     m2 /= n
     np.sqrt(m2, out=m2)
@@ -220,7 +276,7 @@ def rolling_mean_std(x: FloatArray, n: int) -> tuple[FloatArray, FloatArray]:
 
 def rolling_wma(x: FloatArray, n: int) -> FloatArray:
     """Linearly weighted mean, weights ``1..n`` (newest heaviest)."""
-    _, w = _doubling((x, x), n, _wma_combine)
+    _, w = chunked(lambda a: _doubling((a, a), n, _wma_combine), (x,), n)
     w /= n * (n + 1) / 2.0
     return w
 
@@ -248,12 +304,12 @@ def _rolling_idempotent(x: FloatArray, n: int, op: np.ufunc) -> FloatArray:
 
 def rolling_max(x: FloatArray, n: int) -> FloatArray:
     """Highest of the last ``n`` values (NaN if any of them is NaN)."""
-    return _rolling_idempotent(x, n, np.maximum)
+    return chunked(lambda a: (_rolling_idempotent(a, n, np.maximum),), (x,), n)[0]
 
 
 def rolling_min(x: FloatArray, n: int) -> FloatArray:
     """Lowest of the last ``n`` values (NaN if any of them is NaN)."""
-    return _rolling_idempotent(x, n, np.minimum)
+    return chunked(lambda a: (_rolling_idempotent(a, n, np.minimum),), (x,), n)[0]
 
 
 # --------------------------------------------------------------------------- recursions
@@ -360,9 +416,17 @@ def smooth(
     emit_from=n-1`` is TA-Lib's EMA / Wilder average (seeded with the SMA);
     ``seed_len=n-1, seed_div=n, emit_from=n-1`` is its Wilder *sum* seeding
     used by the directional indicators (expressed as an average).
+
+    With numba installed this is one compiled pass
+    (:func:`qdbtools.indicators._jit.smooth_kernel`); otherwise the blocked
+    scan below, equal to ~1e-15 relative.
     """
     div = float(seed_len if seed_div is None else seed_div)
     emit = seed_len - 1 if emit_from is None else emit_from
+    if _jit.ENABLED:
+        out = np.empty(x.size)
+        _jit.smooth_kernel(x, alpha, seed_len, div, emit, out)
+        return out
     b = 1.0 - alpha
     start = single_run_start(x)
     out = nan_like(x)

@@ -6,11 +6,13 @@ import numpy as np
 import pandas as pd
 
 from . import _core as k
+from . import _jit
 from ._averages import ema_k
 from ._core import Ctx, FloatArray
 from ._inputs import check_int, fmt, series_ctx, to_frame, to_series
 
 HLC = ("high", "low", "close")
+_CHUNK = 16384  # rows per cache-resident block (3 x 128 KiB)
 
 # ----------------------------------------------------------------- kernels (Ctx level)
 
@@ -25,6 +27,10 @@ def _gains_losses(ctx: Ctx, src: str) -> tuple[FloatArray, FloatArray]:
 
 def rsi_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
     def build() -> FloatArray:
+        if _jit.ENABLED:
+            out = np.empty(ctx[src].size)
+            _jit.rsi_kernel(ctx[src], n, out)
+            return out
         gains, losses = _gains_losses(ctx, src)
         avg_gain = k.wilder(gains, n)
         total = avg_gain + k.wilder(losses, n)
@@ -58,8 +64,11 @@ def _extremes(ctx: Ctx, cols: tuple[str, ...], n: int) -> tuple[FloatArray, Floa
 
 def _fastk(close: FloatArray, highest: FloatArray, lowest: FloatArray) -> FloatArray:
     span = highest - lowest
-    out = k.safe_divide(close - lowest, span / 100.0, 0.0)
-    out[k.near_zero(span, highest, lowest)] = 0.0
+    flat = k.near_zero(span, highest, lowest)
+    span /= 100.0
+    out = np.subtract(close, lowest)
+    k.safe_divide(out, span, 0.0, out=out)
+    out[flat] = 0.0
     return out
 
 
@@ -98,8 +107,11 @@ def stochrsi_k(ctx: Ctx, n: int, fastk: int, fastd: int, src: str = "close") -> 
 def willr_k(ctx: Ctx, n: int) -> FloatArray:
     highest, lowest = _extremes(ctx, HLC, n)
     span = highest - lowest
-    out = k.safe_divide(highest - ctx.inputs(*HLC)[2], span / -100.0, 0.0)
-    out[k.near_zero(span, highest, lowest)] = 0.0
+    flat = k.near_zero(span, highest, lowest)
+    span /= -100.0
+    out = np.subtract(highest, ctx.inputs(*HLC)[2])
+    k.safe_divide(out, span, 0.0, out=out)
+    out[flat] = 0.0
     return out
 
 
@@ -116,18 +128,24 @@ def cci_k(ctx: Ctx, n: int) -> FloatArray:
     mean = k.rolling_mean(tp, n)
     size = tp.size
     dev = np.zeros(size)
-    tmp = np.empty(size)
-    for lag in range(min(n, size)):
-        # |tp[t - lag] - mean[t]|, summed over the window
-        np.subtract(tp[: size - lag], mean[lag:], out=tmp[lag:])
-        np.abs(tmp[lag:], out=tmp[lag:])
-        dev[lag:] += tmp[lag:]
+    tmp = np.empty(min(size, _CHUNK))
+    # |tp[t - lag] - mean[t]| summed over the window, lag by lag; done in
+    # cache-sized chunks of rows so the n passes run from cache, not memory.
+    for c0 in range(0, size, _CHUNK):
+        c1 = min(c0 + _CHUNK, size)
+        for lag in range(min(n, c1)):
+            lo = max(c0, lag)
+            t = tmp[: c1 - lo]
+            np.subtract(tp[lo - lag : c1 - lag], mean[lo:c1], out=t)
+            np.abs(t, out=t)
+            dev[lo:c1] += t
     dev[np.isnan(mean)] = np.nan
     dev *= 0.015 / n
     num = tp - mean
-    out = k.safe_divide(num, dev, 0.0)
     # TA-Lib: a deviation from the mean within ~90 ulp of the price is 0.
-    out[k.near_zero(num, tp, mean)] = 0.0
+    flat = k.near_zero(num, tp, mean)
+    out = k.safe_divide(num, dev, 0.0, out=num)
+    out[flat] = 0.0
     return out
 
 

@@ -38,8 +38,10 @@ def di_k(ctx: Ctx, n: int) -> tuple[FloatArray, FloatArray]:
     def build() -> tuple[FloatArray, FloatArray]:
         plus, minus = _directional_moves(ctx)
         tr = _wilder_sum(trange_k(ctx), n)
-        plus_di = k.safe_divide(_wilder_sum(plus, n), tr, 0.0)
-        minus_di = k.safe_divide(_wilder_sum(minus, n), tr, 0.0)
+        plus_di = _wilder_sum(plus, n)
+        minus_di = _wilder_sum(minus, n)
+        k.safe_divide(plus_di, tr, 0.0, out=plus_di)
+        k.safe_divide(minus_di, tr, 0.0, out=minus_di)
         plus_di *= 100.0
         minus_di *= 100.0
         return plus_di, minus_di
@@ -50,7 +52,9 @@ def di_k(ctx: Ctx, n: int) -> tuple[FloatArray, FloatArray]:
 def dx_k(ctx: Ctx, n: int) -> FloatArray:
     def build() -> FloatArray:
         plus_di, minus_di = di_k(ctx, n)
-        out = k.safe_divide(np.abs(minus_di - plus_di), minus_di + plus_di, 0.0)
+        out = np.subtract(minus_di, plus_di)
+        np.abs(out, out=out)
+        k.safe_divide(out, minus_di + plus_di, 0.0, out=out)
         out *= 100.0
         return out
 

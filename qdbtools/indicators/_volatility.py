@@ -17,8 +17,13 @@ def trange_k(ctx: Ctx) -> FloatArray:
         high, low, close = ctx.inputs(*HLC)
         prev = k.shift(close, 1)
         out = high - low
-        np.maximum(out, np.abs(prev - high), out=out)
-        np.maximum(out, np.abs(low - prev), out=out)
+        np.subtract(prev, high, out=prev)
+        np.abs(prev, out=prev)
+        np.maximum(out, prev, out=out)
+        k.shift(close, 1, out=prev)
+        np.subtract(low, prev, out=prev)
+        np.abs(prev, out=prev)
+        np.maximum(out, prev, out=out)
         return out
 
     return ctx.memo(("trange",), build)

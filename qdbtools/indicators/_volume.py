@@ -47,7 +47,7 @@ def mfi_k(ctx: Ctx, n: int) -> FloatArray:
     neg[undefined] = np.nan
     pos_sum = k.rolling_sum(pos, n)
     total = pos_sum + k.rolling_sum(neg, n)
-    out = k.safe_divide(pos_sum, total, 0.0)
+    out = k.safe_divide(pos_sum, total, 0.0, out=pos_sum)
     out *= 100.0
     return np.clip(out, 0.0, 100.0, out=out)
 

@@ -56,6 +56,15 @@ def _first_bad(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> str:
     return f"row {position} (index {frame.index[position]!r})"
 
 
+def _is_text(column: pd.Series) -> bool:
+    """True when every value is a string (no NULLs), checked in C where the dtype allows."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return bool(column.notna().all()) and pd.api.types.infer_dtype(column.cat.categories) in (
+            "string", "empty"
+        )
+    return pd.api.types.infer_dtype(column, skipna=False) in ("string", "empty")
+
+
 def _timestamp_column(frame: pd.DataFrame, at: str | None) -> pd.DataFrame:
     """Return a frame with a validated UTC ``at`` column named as given (default 'timestamp')."""
     name = at or "timestamp"
@@ -100,7 +109,9 @@ def _check_values(frame: pd.DataFrame, skip: str) -> None:
                     f"column {name!r} holds inf at {_first_bad(frame, infinite)}; QuestDB cannot store "
                     "infinity (it would become NULL): replace it, e.g. with NaN for NULL"
                 )
-        elif column.dtype == object:
+        elif column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in (
+            "string", "empty"
+        ):
             not_text = ~column.map(lambda v: v is None or isinstance(v, str)).to_numpy(dtype=bool)
             if not_text.any():
                 bad = column.iloc[int(np.flatnonzero(not_text)[0])]
@@ -159,8 +170,8 @@ def prepare_ticks(
             f"tick_prices has no columns {extra}; allowed: {', '.join(TICK_COLUMNS)}. Drop them first"
         )
     for name in ("session_id", "symbol"):
-        text = frame[name].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-        if not text.all():
+        if not _is_text(frame[name]):
+            text = frame[name].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
             raise InvalidInputError(f"column {name!r} must hold strings; {_first_bad(frame, ~text)} does not")
     for name in ("price", "volume"):
         try:
@@ -175,24 +186,40 @@ def prepare_ticks(
                 f"{values[int(np.flatnonzero(bad)[0])]!r}. Nothing was written"
             )
         frame = frame.assign(**{name: values})
-    order = ["timestamp", "trade_id"] if "trade_id" in frame.columns else ["timestamp"]
-    frame = frame.sort_values(order, kind="stable", ignore_index=True)
-    if "trade_id" not in frame.columns:
-        frame["trade_id"] = frame.groupby(["session_id", "symbol", "timestamp"], sort=False).cumcount()
-    else:
+    has_ids = "trade_id" in frame.columns
+    if has_ids:
         ids = pd.to_numeric(frame["trade_id"], errors="coerce")
-        if ids.isna().any() or not np.array_equal(ids.to_numpy(), ids.to_numpy().astype("int64")):
+        whole = ids.notna() & (ids == ids.round())
+        if not whole.all():
             raise InvalidInputError(
-                f"column 'trade_id' must hold integers; {_first_bad(frame, ids.isna())} does not"
+                f"column 'trade_id' must hold integers; {_first_bad(frame, ~whole.to_numpy())} does not"
             )
-        frame["trade_id"] = ids.astype("int64")
-    frame = frame[list(TICK_COLUMNS)].drop_duplicates()
-    key = ["timestamp", "session_id", "symbol", "trade_id"]
-    clash = frame.duplicated(key, keep=False).to_numpy()
+        frame = frame.assign(trade_id=ids.astype("int64"))
+    frame = frame.sort_values(["timestamp", "trade_id"] if has_ids else ["timestamp"], kind="stable")
+    frame = frame.reset_index(drop=True)[[c for c in TICK_COLUMNS if c in frame.columns]]
+    # Rows can only collide with rows of the same timestamp, which sorting made adjacent:
+    # the duplicate checks run on those few rows instead of the whole frame.
+    stamps = frame["timestamp"].array.asi8
+    shared = np.zeros(len(frame), dtype=bool)
+    if len(frame) > 1:
+        same_as_next = stamps[1:] == stamps[:-1]
+        shared[1:] |= same_as_next
+        shared[:-1] |= same_as_next
+    crowded = frame[shared]
+    if not has_ids:
+        numbers = np.zeros(len(frame), dtype="int64")
+        numbers[shared] = crowded.groupby(["session_id", "symbol", "timestamp"], sort=False).cumcount()
+        frame["trade_id"] = numbers
+        return prepare_frame(frame[list(TICK_COLUMNS)], at="timestamp", symbols=("session_id", "symbol"))
+    repeated = crowded.index[crowded.duplicated(keep="first").to_numpy()]
+    frame = frame.drop(index=repeated).reset_index(drop=True)
+    crowded = crowded.drop(index=repeated)
+    clash = crowded.duplicated(["timestamp", "session_id", "symbol", "trade_id"], keep=False).to_numpy()
     if clash.any():
+        position = int(frame.index.get_loc(crowded.index[int(np.flatnonzero(clash)[0])]))
         raise InvalidInputError(
-            f"two ticks share timestamp, session_id, symbol and trade_id but differ in price or volume "
-            f"({_first_bad(frame, clash)} after sorting by time); fix the trade ids. Nothing was written"
+            "two ticks share timestamp, session_id, symbol and trade_id but differ in price or volume "
+            f"(row {position} after sorting by time); fix the trade ids. Nothing was written"
         )
     return prepare_frame(frame, at="timestamp", symbols=("session_id", "symbol"))
 

@@ -1,0 +1,184 @@
+"""Benchmark: writing and reading ticks and OHLCV bars through qdbtools vs CSV and Parquet files.
+
+Starts a managed QuestDB (temporary root), then, on the same frames:
+
+- write: ``Database.write_ticks`` / ``write_frame`` (``Sender.dataframe`` over ILP/HTTP,
+  validation included, returning when the rows are visible), ``to_csv``, ``to_parquet``;
+- read: ``read_ticks`` / ``read_ohlcv`` through the ``fast`` (Parquet export) and
+  ``sqlalchemy`` (``pd.read_sql``) engines, ``read_csv``, ``read_parquet``.
+
+Run from the repository root::
+
+    python benchmarks/bench_io.py --rows 1000000
+
+Prints a table and writes JSON (``--json``, default ``benchmarks/results/io.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import qdbtools
+
+
+def make_ticks(rows: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    stamps = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        np.cumsum(rng.integers(1, 200_000, rows)), unit="us"
+    )
+    return pd.DataFrame(
+        {
+            "timestamp": stamps,
+            "session_id": "bench",
+            "symbol": "BTC_USDT",
+            "trade_id": np.arange(rows, dtype="int64"),
+            "price": np.round(60_000 * np.exp(np.cumsum(rng.normal(0, 1e-4, rows))), 2),
+            "volume": np.round(rng.lognormal(-3, 1, rows), 5),
+        }
+    )
+
+
+def make_bars(rows: int, seed: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 60_000 * np.exp(np.cumsum(rng.normal(0, 1e-3, rows)))
+    spread = np.abs(rng.normal(0, 5, rows))
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2020-01-01", periods=rows, freq="1min", tz="UTC"),
+            "session_id": "bench",
+            "symbol": "BTC_USDT",
+            "interval": "1m",
+            "open": close + rng.normal(0, 2, rows),
+            "high": close + spread,
+            "low": close - spread,
+            "close": close,
+            "volume": rng.lognormal(1, 1, rows),
+            "trades": rng.integers(1, 500, rows),
+        }
+    )
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def bench_dataset(
+    db: qdbtools.Database, data: str, frame: pd.DataFrame, files: Path, repeat: int
+) -> list[dict[str, Any]]:
+    """Baseline writes, then reads every way; the two engines must return equal frames."""
+    rows = len(frame)
+    csv, parquet = files / f"{data}.csv", files / f"{data}.parquet"
+    if data == "ticks":
+        read = partial(db.read_ticks, "bench", "BTC_USDT")
+    else:
+        read = partial(db.read_ohlcv, "bench", "BTC_USDT", "1m")
+    fast_s, fast = timed(partial(read, engine="fast"), repeat)
+    sa_s, slow = timed(partial(read, engine="sqlalchemy"), repeat)
+    if len(fast) != rows:
+        raise RuntimeError(f"{data}: the fast reader returned {len(fast)} rows, expected {rows}")
+    pd.testing.assert_frame_equal(fast, slow)
+    timings = [
+        ("write", "to_csv", partial(frame.to_csv, csv, index=False)),
+        ("write", "to_parquet", partial(frame.to_parquet, parquet, index=False)),
+        ("read", "qdbtools engine=fast (Parquet export)", fast_s),
+        ("read", "qdbtools engine=sqlalchemy (pd.read_sql)", sa_s),
+        ("read", "read_csv", partial(pd.read_csv, csv)),
+        ("read", "read_parquet", partial(pd.read_parquet, parquet)),
+    ]
+    results = []
+    for op, method, how in timings:
+        seconds = how if isinstance(how, float) else timed(how, repeat)[0]
+        results.append(
+            {
+                "data": data,
+                "op": op,
+                "method": method,
+                "rows": rows,
+                "seconds": seconds,
+                "rows_per_s": rows / seconds,
+            }
+        )
+    return results
+
+
+def run(rows: int, repeat: int) -> list[dict[str, Any]]:
+    ticks, bars = make_ticks(rows), make_bars(rows)
+    with tempfile.TemporaryDirectory() as tmp, qdbtools.local_server(heap="2g") as db:
+        # Writes first (each needs an empty table for its key range), then reads.
+        write_s = {
+            "ticks": timed(partial(db.write_ticks, ticks), 1)[0],
+            "ohlcv": timed(
+                partial(
+                    db.write_frame, bars, "aggregated_ohlcv", symbols=("session_id", "symbol", "interval")
+                ),
+                1,
+            )[0],
+        }
+        results = []
+        for data, frame in (("ticks", ticks), ("ohlcv", bars)):
+            results.append(
+                {
+                    "data": data,
+                    "op": "write",
+                    "method": "qdbtools Sender.dataframe (validated, visible)",
+                    "rows": rows,
+                    "seconds": write_s[data],
+                    "rows_per_s": rows / write_s[data],
+                }
+            )
+            results += bench_dataset(db, data, frame, Path(tmp), repeat)
+    return results
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    print(f"{'data':6} {'op':5} {'method':48} {'seconds':>8} {'rows/s':>12} {'vs sqlalchemy':>13}")
+    for r in results:
+        ratio = ""
+        if r["op"] == "read":
+            sa = next(x for x in results if x["data"] == r["data"] and "sqlalchemy" in x["method"])
+            ratio = f"{sa['seconds'] / r['seconds']:.1f}x"
+        print(
+            f"{r['data']:6} {r['op']:5} {r['method']:48} {r['seconds']:8.3f} "
+            f"{r['rows_per_s']:12,.0f} {ratio:>13}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1, help="take the best of N runs (default 1)")
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/io.json"))
+    args = parser.parse_args()
+    results = run(args.rows, args.repeat)
+    print_table(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "command": f"python benchmarks/bench_io.py --rows {args.rows} --repeat {args.repeat}",
+        "python": platform.python_version(),
+        "pandas": pd.__version__,
+        "questdb_server": qdbtools.QUESTDB_VERSION,
+        "machine": platform.machine(),
+    }
+    args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
