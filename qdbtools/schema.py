@@ -13,10 +13,11 @@ version  change
 005      the seed's migration 005: ``indicator_type``, ``scope``, ``user_id``,
          ``created_by`` are added to an existing ``indicators`` table in place
 006      ``indicators.generation`` (which overwrite generation a row belongs to);
-         DEDUP keys become (timestamp, session_id, symbol, indicator_type,
-         indicator_id, generation)
+         rows written before it become generation 0; DEDUP keys become
+         (timestamp, session_id, symbol, indicator_type, indicator_id, generation)
 007      ``indicator_generations``: the ledger of committed generations
-         (see docs/design/persistence.md)
+         (see docs/design/persistence.md); every variant already stored is
+         recorded as committed generation 0, so it stays readable
 =======  =====================================================================
 
 Every step checks the server's metadata first (``tables()``, ``table_columns()``), so a
@@ -80,6 +81,16 @@ def create_table(table: str, ddl: str) -> Step:
     return step
 
 
+def run_sql(table: str, statement: str) -> Step:
+    """A statement that is idempotent by itself (an UPDATE, a DEDUP-protected INSERT)."""
+
+    def step(db: Database) -> None:
+        db.execute(statement)
+        db.wait_until_visible(table)
+
+    return step
+
+
 def add_columns(table: str, columns: Sequence[tuple[str, str]]) -> Step:
     """Add the columns the table lacks (QuestDB rejects a no-op ``ADD COLUMN`` on WAL tables)."""
 
@@ -118,49 +129,48 @@ def _columns(db: Database, table: str) -> list[str]:
 
 _WAL_DAY = "TIMESTAMP(timestamp) PARTITION BY DAY WAL"
 
+TICK_PRICES_DDL = f"""
+CREATE TABLE IF NOT EXISTS tick_prices (
+    timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, trade_id LONG, price DOUBLE, volume DOUBLE
+) {_WAL_DAY} DEDUP UPSERT KEYS(timestamp, session_id, symbol, trade_id)"""
+
+AGGREGATED_OHLCV_DDL = f"""
+CREATE TABLE IF NOT EXISTS aggregated_ohlcv (
+    timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, interval SYMBOL,
+    open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, trades LONG
+) {_WAL_DAY} DEDUP UPSERT KEYS(timestamp, session_id, symbol, interval)"""
+
+INDICATORS_DDL = f"""
+CREATE TABLE IF NOT EXISTS indicators (
+    timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, indicator_id SYMBOL,
+    indicator_name VARCHAR, value DOUBLE, confidence DOUBLE, metadata VARCHAR
+) {_WAL_DAY}"""
+
+GENERATIONS_DDL = """
+CREATE TABLE IF NOT EXISTS indicator_generations (
+    committed_at TIMESTAMP, session_id SYMBOL, symbol SYMBOL, indicator_type SYMBOL,
+    indicator_id SYMBOL, generation LONG, mode SYMBOL, rows LONG,
+    first_ts TIMESTAMP, last_ts TIMESTAMP, checksum VARCHAR, created_by SYMBOL
+) TIMESTAMP(committed_at) PARTITION BY MONTH WAL
+DEDUP UPSERT KEYS(committed_at, session_id, symbol, indicator_type, indicator_id, generation)"""
+
+# "WHERE generation IS NULL" matches nothing in partitions written before the column existed
+# (QuestDB 9.3.4); coalesce() reads those values correctly.
+ADOPT_ROWS = "UPDATE indicators SET generation = coalesce(generation, 0)"
+
+# Committed at the epoch, so any later save supersedes it; DEDUP makes a rerun harmless.
+ADOPT_VARIANTS = """
+INSERT INTO indicator_generations
+SELECT cast(0 AS TIMESTAMP), session_id, symbol, indicator_type, indicator_id, 0, 'migrated',
+       count(), min(timestamp), max(timestamp), NULL, NULL
+FROM indicators WHERE generation = 0"""
+
+INDICATOR_KEYS = ("timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation")
+
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
-        1,
-        "tick_prices",
-        (
-            create_table(
-                "tick_prices",
-                f"""
-        CREATE TABLE IF NOT EXISTS tick_prices (
-            timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, trade_id LONG,
-            price DOUBLE, volume DOUBLE
-        ) {_WAL_DAY} DEDUP UPSERT KEYS(timestamp, session_id, symbol, trade_id)""",
-            ),
-        ),
-    ),
-    Migration(
-        2,
-        "aggregated_ohlcv",
-        (
-            create_table(
-                "aggregated_ohlcv",
-                f"""
-        CREATE TABLE IF NOT EXISTS aggregated_ohlcv (
-            timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, interval SYMBOL,
-            open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, trades LONG
-        ) {_WAL_DAY} DEDUP UPSERT KEYS(timestamp, session_id, symbol, interval)""",
-            ),
-        ),
-    ),
-    Migration(
-        3,
-        "indicators (original columns)",
-        (
-            create_table(
-                "indicators",
-                f"""
-        CREATE TABLE IF NOT EXISTS indicators (
-            timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, indicator_id SYMBOL,
-            indicator_name VARCHAR, value DOUBLE, confidence DOUBLE, metadata VARCHAR
-        ) {_WAL_DAY}""",
-            ),
-        ),
-    ),
+    Migration(1, "tick_prices", (create_table("tick_prices", TICK_PRICES_DDL),)),
+    Migration(2, "aggregated_ohlcv", (create_table("aggregated_ohlcv", AGGREGATED_OHLCV_DDL),)),
+    Migration(3, "indicators (original columns)", (create_table("indicators", INDICATORS_DDL),)),
     Migration(
         4,
         "indicators dedup",
@@ -186,34 +196,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         "indicators: generation",
         (
             add_columns("indicators", (("generation", "LONG"),)),
-            enable_dedup(
-                "indicators",
-                (
-                    "timestamp",
-                    "session_id",
-                    "symbol",
-                    "indicator_type",
-                    "indicator_id",
-                    "generation",
-                ),
-            ),
+            run_sql("indicators", ADOPT_ROWS),
+            enable_dedup("indicators", INDICATOR_KEYS),
         ),
     ),
     Migration(
         7,
         "indicator_generations ledger",
         (
-            create_table(
-                "indicator_generations",
-                """
-        CREATE TABLE IF NOT EXISTS indicator_generations (
-            committed_at TIMESTAMP, session_id SYMBOL, symbol SYMBOL, indicator_type SYMBOL,
-            indicator_id SYMBOL, generation LONG, mode SYMBOL, rows LONG,
-            first_ts TIMESTAMP, last_ts TIMESTAMP, checksum VARCHAR, created_by SYMBOL
-        ) TIMESTAMP(committed_at) PARTITION BY MONTH WAL
-        DEDUP UPSERT KEYS(committed_at, session_id, symbol, indicator_type, indicator_id, generation)
-        """,
-            ),
+            create_table("indicator_generations", GENERATIONS_DDL),
+            run_sql("indicator_generations", ADOPT_VARIANTS),
         ),
     ),
 )

@@ -102,7 +102,9 @@ def empty_db(qdb_server_factory):
 def test_migrate_creates_every_table_on_an_empty_database(empty_db):
     report = empty_db.migrate()
     assert report.applied == [m.version for m in MIGRATIONS]
-    tables = empty_db.sql("SELECT * FROM tables()").set_index("table_name")
+    tables = empty_db.sql(
+        "SELECT table_name, walEnabled, dedup, partitionBy, designatedTimestamp FROM tables()"
+    ).set_index("table_name")
     for name, expected in EXPECTED.items():
         columns = empty_db.sql('SELECT "column", type, upsertKey FROM table_columns(:t)', {"t": name})
         assert dict(zip(columns["column"], columns["type"], strict=True)) == expected["columns"], name
@@ -165,7 +167,16 @@ def test_pre_005_indicators_table_is_upgraded_in_place(empty_db):
         assert added in types
     after = empty_db.sql("SELECT * FROM indicators ORDER BY timestamp")
     assert after[before.columns].astype(str).equals(before.astype(str))
-    assert after[["indicator_type", "scope", "user_id", "created_by", "generation"]].isna().all().all()
+    assert after[["indicator_type", "scope", "user_id", "created_by"]].isna().all().all()
+    assert (after["generation"] == 0).all()  # adopted as the committed generation 0
+    ledger = empty_db.sql(
+        "SELECT session_id, symbol, indicator_id, generation, rows FROM indicator_generations "
+        "ORDER BY session_id"
+    )
+    assert ledger.to_dict("records") == [
+        {"session_id": "s1", "symbol": "BTC_USDT", "indicator_id": "RSI_14", "generation": 0, "rows": 2},
+        {"session_id": "s2", "symbol": "ETH_USDT", "indicator_id": "EMA_12", "generation": 0, "rows": 1},
+    ]
 
 
 def test_failing_migration_stops_names_its_version_and_is_not_recorded(empty_db):
