@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from qdbtools.database import Database
     from qdbtools.io.writer import WriteResult
+    from qdbtools.store import SaveResult
 
 __all__ = ["QdbAccessor"]
 
@@ -63,6 +64,38 @@ class QdbAccessor:
     ) -> WriteResult:
         """Write this frame to ``table`` (see :meth:`Database.write_frame`)."""
         return _database(db).write_frame(self._obj, table, at=at, symbols=symbols, wait=wait)
+
+    def save_indicators(
+        self,
+        session_id: str,
+        symbol: str,
+        mode: Literal["append", "overwrite"] = "append",
+        *,
+        variant_type: str = "general",
+        scope: str | None = None,
+        user_id: str | None = None,
+        created_by: str | None = None,
+        db: Database | None = None,
+        wait: bool = True,
+    ) -> SaveResult:
+        """Store this frame of indicator values (see :meth:`Database.save_indicators`).
+
+        Examples
+        --------
+        >>> bars.qdb.indicators(["RSI_14", "EMA_12"]).qdb.save_indicators(
+        ...     session_id="s1", symbol="BTC_USDT", mode="overwrite")        # doctest: +SKIP
+        """
+        return _database(db).save_indicators(
+            self._obj,
+            session_id,
+            symbol,
+            mode,
+            variant_type=variant_type,
+            scope=scope,
+            user_id=user_id,
+            created_by=created_by,
+            wait=wait,
+        )
 
     def indicators(self, variants: Sequence[str]) -> pd.DataFrame:
         """Compute indicator variants on this OHLCV frame (see :func:`qdbtools.indicators.compute`).

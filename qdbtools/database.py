@@ -8,7 +8,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import psycopg2
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from qdbtools.io.writer import WriteResult
     from qdbtools.schema import MigrationReport
     from qdbtools.server import LocalServer
+    from qdbtools.store import PruneResult, SaveResult
 
 __all__ = ["Database"]
 
@@ -329,6 +330,161 @@ class Database:
         :data:`qdbtools.io.market.INTERVALS`.
         """
         return aggregate_ohlcv(self, session_id, symbol, interval)
+
+    # -- indicators -----------------------------------------------------------------------
+
+    def save_indicators(
+        self,
+        frame: pd.DataFrame,
+        session_id: str,
+        symbol: str,
+        mode: Literal["append", "overwrite"] = "append",
+        *,
+        variant_type: str = "general",
+        scope: str | None = None,
+        user_id: str | None = None,
+        created_by: str | None = None,
+        wait: bool = True,
+    ) -> SaveResult:
+        """Store indicator values for one session and symbol.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            *Wide*: tz-aware ``DatetimeIndex``, one column per variant id (``RSI_14``,
+            ``MACD_12_26_9.macd``). *Long*: ``timestamp``, ``indicator_id``, ``value`` and
+            optionally ``confidence``, ``indicator_name``, ``metadata`` (dict or JSON),
+            ``indicator_type``, ``scope``, ``user_id``, ``created_by`` columns. NaN values
+            (warm-up) are not stored.
+        mode : {"append", "overwrite"}
+            ``append`` adds values; a value at a timestamp already stored replaces it and
+            resending changes nothing. ``overwrite`` replaces each saved variant's whole set
+            atomically: loads give the old set until the new one is complete.
+        variant_type : str
+            The variant family (the legacy file prefix, e.g. ``momentum``); part of the key.
+        wait : bool
+            Return only when loads see the new values.
+
+        Returns
+        -------
+        SaveResult
+            Rows stored, generation per variant, content checksum per variant.
+
+        Examples
+        --------
+        >>> db.save_indicators(bars.qdb.indicators(["RSI_14"]), "s1", "BTC_USDT")   # doctest: +SKIP
+        """
+        from qdbtools.store import save_indicators
+
+        return save_indicators(
+            self,
+            frame,
+            session_id,
+            symbol,
+            mode,
+            variant_type=variant_type,
+            scope=scope,
+            user_id=user_id,
+            created_by=created_by,
+            wait=wait,
+        )
+
+    def load_indicators(
+        self,
+        session_id: str,
+        symbol: str,
+        variant_id: str | Sequence[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        limit: int | None = None,
+        as_of: Any = None,
+        shape: Literal["wide", "long"] = "wide",
+        *,
+        variant_type: str | None = None,
+        engine: str = "auto",
+    ) -> pd.DataFrame:
+        """Load stored indicator values; exact variant matching (``RSI_14`` never ``RSI_140``).
+
+        Parameters
+        ----------
+        variant_id : str or list of str, optional
+            Variants to load; all when None.
+        start, end : timestamp-like, optional
+            ``start <= timestamp < end`` (tz-aware).
+        limit : int, optional
+            The first ``limit`` rows; a negative number gives the last rows.
+        as_of : timestamp-like, optional
+            Load the generations that were current at that moment (history).
+        shape : {"wide", "long"}
+            Wide: one float column per variant. Long: one row per value with
+            ``indicator_type, indicator_id, value, confidence, indicator_name, metadata,
+            scope, user_id, created_by, generation``.
+        variant_type : str, optional
+            Restrict to one variant type (needed in wide shape when an id is stored under
+            several types).
+
+        Returns
+        -------
+        DataFrame
+            Indexed by UTC timestamp; empty when nothing is stored. A database failure
+            raises instead.
+        """
+        from qdbtools.store import load_indicators
+
+        return load_indicators(
+            self,
+            session_id,
+            symbol,
+            variant_id,
+            start,
+            end,
+            limit,
+            as_of,
+            shape,
+            variant_type=variant_type,
+            engine=engine,
+        )
+
+    def indicator_info(
+        self, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
+    ) -> dict[str, Any]:
+        """Exists, rows, first/last timestamp, path, storage, generation and (labelled) sizes."""
+        from qdbtools.store import indicator_info
+
+        return indicator_info(self, session_id, symbol, variant_id, variant_type=variant_type)
+
+    def list_indicators(self, session_id: str | None = None, symbol: str | None = None) -> pd.DataFrame:
+        """What is stored: one row per variant with its current generation and row count."""
+        from qdbtools.store import list_indicators
+
+        return list_indicators(self, session_id, symbol)
+
+    def indicator_history(
+        self, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
+    ) -> pd.DataFrame:
+        """Every committed generation of one variant, oldest first (for ``as_of=``)."""
+        from qdbtools.store import history
+
+        return history(self, session_id, symbol, variant_id, variant_type=variant_type)
+
+    def prune(
+        self,
+        session_id: str | None = None,
+        symbol: str | None = None,
+        *,
+        keep_history: int = 0,
+        orphan_grace: float = 3600.0,
+        dry_run: bool = False,
+    ) -> PruneResult:
+        """Drop superseded indicator generations and abandoned orphans (see :func:`qdbtools.store.prune`).
+
+        The current generation of every variant is never touched.
+        """
+        from qdbtools.store import prune
+
+        return prune(
+            self, session_id, symbol, keep_history=keep_history, orphan_grace=orphan_grace, dry_run=dry_run
+        )
 
     def _supports_parquet_export(self) -> bool:
         if self._parquet_export is None:

@@ -131,8 +131,13 @@ def prepare_frame(frame: pd.DataFrame, *, at: str | None, symbols: Sequence[str]
         raise MissingColumnsError(f"symbol columns {missing} are not in the frame", missing=tuple(missing))
     _check_values(frame, at or "timestamp")
     for name in symbols:
-        if not isinstance(frame[name].dtype, pd.CategoricalDtype):
-            frame = frame.assign(**{name: frame[name].astype("category")})
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype) and str(column.cat.categories.dtype) == "str":
+            continue
+        if not _is_text(column.dropna()):
+            raise InvalidInputError(f"SYMBOL column {name!r} must hold strings (or None)")
+        # The client wants categories of strings, also when every value is None.
+        frame = frame.assign(**{name: column.astype("str").astype("category")})
     return frame
 
 

@@ -1,0 +1,792 @@
+"""The old trading system's CSV store: file paths, the tree scan, reading and writing its files.
+
+Layout (``base_dir`` is the old system's ``data/`` directory)::
+
+    {base_dir}/{session_id}/prices.csv
+    {base_dir}/{session_id}/{symbol}/indicators/{variant_type}_{variant_id}.csv
+
+``variant_type`` never contains ``_``: a file stem splits at its FIRST ``_``
+(``momentum_MACD_12_26_9`` is type ``momentum``, id ``MACD_12_26_9``). The file name is the
+truth of the old system; rows whose ``indicator_type``/``indicator_id`` disagree with it are
+an error. Everything is UTC: epoch seconds are converted to microseconds from their decimal
+text, never through local time.
+
+Frames are "long": one row per timestamp, the columns of :data:`INDICATOR_COLUMNS` or
+:data:`PRICE_COLUMNS`; ``timestamp`` is ``datetime64[us, UTC]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from qdbtools.checksum import values_checksum
+from qdbtools.exceptions import InvalidInputError, MissingColumnsError
+from qdbtools.legacy import _csv
+
+__all__ = [
+    "INDICATOR_COLUMNS",
+    "PRICE_COLUMNS",
+    "LegacyFile",
+    "Skipped",
+    "csv_checksum",
+    "indicator_path",
+    "read_indicator_csv",
+    "read_prices_csv",
+    "scan_tree",
+    "write_indicator_csv",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of an indicator CSV, in file order (also the columns of :func:`read_indicator_csv`).
+INDICATOR_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "value",
+    "confidence",
+    "indicator_id",
+    "indicator_type",
+    "indicator_name",
+    "metadata",
+    "scope",
+    "user_id",
+    "created_by",
+)
+#: Columns of a session's ``prices.csv`` (also the columns of :func:`read_prices_csv`).
+PRICE_COLUMNS: tuple[str, ...] = ("timestamp", "symbol", "price", "volume")
+
+# Added to the old system late (the plan's "migration 005"): files written before may lack them.
+_LATE_COLUMNS: tuple[str, ...] = ("scope", "user_id", "created_by")
+_TEXT_COLUMNS: tuple[str, ...] = INDICATOR_COLUMNS[3:]
+_OPTIONAL_TEXT: tuple[str, ...] = ("indicator_name", "metadata", *_LATE_COLUMNS)
+_INDICATORS_DIR = "indicators"
+_PRICES_FILE = "prices.csv"
+_MAX_NAME_BYTES = 255
+_ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$"
+_WRITE_NUMERIC = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "empty"})
+
+
+@dataclass(frozen=True)
+class LegacyFile:
+    """One file of the legacy tree, with the ids its path gives.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    kind : {"indicators", "prices"}
+        An indicator variant's values, or a session's ticks.
+    session_id : str
+        The session directory's name.
+    symbol, variant_type, variant_id : str or None
+        For ``"indicators"``: the symbol directory and the two halves of the file stem.
+        ``None`` for ``"prices"``.
+    """
+
+    path: Path
+    kind: Literal["indicators", "prices"]
+    session_id: str
+    symbol: str | None = None
+    variant_type: str | None = None
+    variant_id: str | None = None
+
+    def __post_init__(self) -> None:
+        ids = (self.symbol, self.variant_type, self.variant_id)
+        if self.kind == "indicators":
+            if any(part is None for part in ids):
+                raise InvalidInputError(
+                    f"{self.path}: an indicators LegacyFile needs symbol, variant_type and variant_id"
+                )
+        elif self.kind == "prices":
+            if any(part is not None for part in ids):
+                raise InvalidInputError(
+                    f"{self.path}: a prices LegacyFile has no symbol, variant_type or variant_id"
+                )
+        else:
+            raise InvalidInputError(f"LegacyFile kind must be 'indicators' or 'prices', got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or hidden directory) of the legacy tree that :func:`scan_tree` did not accept.
+
+    Attributes
+    ----------
+    path : Path
+        The file or directory.
+    reason : str
+        Why, for a person reading the migration log.
+    """
+
+    path: Path
+    reason: str
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _name_problem(value: object) -> str | None:
+    """Why ``value`` cannot be one path part (a directory or file name), else ``None``."""
+    if not isinstance(value, str):
+        return f"must be a string, got {type(value).__name__}"
+    if value == "":
+        return "is empty"
+    if value in (".", ".."):
+        return f"is {value!r}, which would leave its directory"
+    if "/" in value or "\\" in value or (os.altsep and os.altsep in value):
+        return "contains a path separator, which could escape the base directory"
+    if value.startswith("."):
+        return "starts with '.' (hidden names are not legacy files)"
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        return "contains a control character"
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not valid Unicode text (lone surrogate)"
+    if size > _MAX_NAME_BYTES:
+        return f"is {size} bytes long; file names allow at most {_MAX_NAME_BYTES}"
+    return None
+
+
+def _check_name(part: str, value: object) -> str:
+    problem = _name_problem(value)
+    if problem is not None:
+        raise InvalidInputError(f"{part} {value!r} {problem}")
+    assert isinstance(value, str)
+    return value
+
+
+def _split_stem(stem: str) -> tuple[str, str]:
+    """``{variant_type}_{variant_id}`` → the two halves (split at the FIRST ``_``)."""
+    variant_type, separator, variant_id = stem.partition("_")
+    if not separator:
+        raise InvalidInputError(
+            f"file name {stem!r} has no '_' between variant_type and variant_id "
+            "(expected {variant_type}_{variant_id}.csv)"
+        )
+    if not variant_type:
+        raise InvalidInputError(f"file name {stem!r} has an empty variant_type before its first '_'")
+    if not variant_id:
+        raise InvalidInputError(f"file name {stem!r} has an empty variant_id after its first '_'")
+    for part, value in (("variant_type", variant_type), ("variant_id", variant_id)):
+        problem = _name_problem(value)
+        if problem is not None:
+            raise InvalidInputError(f"file name {stem!r}: {part} {value!r} {problem}")
+    return variant_type, variant_id
+
+
+def _variant_of(path: Path) -> tuple[str, str]:
+    if path.suffix != ".csv":
+        raise InvalidInputError(f"{path}: an indicator file name ends in .csv")
+    try:
+        return _split_stem(path.stem)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{path}: {exc}") from None
+
+
+def indicator_path(
+    base_dir: str | os.PathLike[str],
+    session_id: str,
+    symbol: str,
+    variant_type: str,
+    variant_id: str,
+) -> Path:
+    """Path of one variant's CSV file: ``{base_dir}/{session_id}/{symbol}/indicators/{type}_{id}.csv``.
+
+    Every part is checked, since ids arrive from callers and a hostile one could otherwise
+    escape ``base_dir``: non-empty text, no path separator, not ``.``/``..`` nor hidden, no
+    control character; ``variant_type`` without ``_`` (the stem splits at the first ``_``);
+    ``symbol`` not ``indicators``.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the part and why it is refused.
+
+    Examples
+    --------
+    >>> indicator_path("data", "sess_1", "BTC_USDT", "momentum", "RSI_14").as_posix()
+    'data/sess_1/BTC_USDT/indicators/momentum_RSI_14.csv'
+    """
+    _check_name("session_id", session_id)
+    _check_name("symbol", symbol)
+    _check_name("variant_type", variant_type)
+    _check_name("variant_id", variant_id)
+    if "_" in variant_type:
+        head, _, tail = f"{variant_type}_{variant_id}".partition("_")
+        raise InvalidInputError(
+            f"variant_type {variant_type!r} contains '_': the file name would be read back as "
+            f"variant_type {head!r}, variant_id {tail!r}"
+        )
+    if symbol == _INDICATORS_DIR:
+        raise InvalidInputError(f"symbol {symbol!r} is reserved: it would look like a missing symbol level")
+    name = f"{variant_type}_{variant_id}.csv"
+    problem = _name_problem(name)
+    if problem is not None:
+        raise InvalidInputError(f"file name {name!r} {problem}")
+    return Path(base_dir) / session_id / symbol / _INDICATORS_DIR / name
+
+
+# --------------------------------------------------------------------------- scan
+
+
+def _entries(directory: Path, skipped: list[Skipped]) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as listing:
+            return sorted(listing, key=lambda entry: entry.name)
+    except OSError as exc:
+        skipped.append(Skipped(directory, f"cannot be listed: {exc.strerror or exc}"))
+        return []
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _skip_tree(directory: Path, reason: str, skipped: list[Skipped]) -> None:
+    """Report every file below an unexpected directory (symlinked directories are not followed)."""
+    found = False
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        for name in sorted(files):
+            found = True
+            skipped.append(Skipped(Path(root) / name, reason))
+    if not found:
+        logger.debug("legacy scan: empty unexpected directory %s", directory)
+
+
+def _skip_hidden(entry: os.DirEntry[str], skipped: list[Skipped]) -> bool:
+    if not entry.name.startswith("."):
+        return False
+    path = Path(entry.path)
+    if _is_dir(entry):
+        reason = "hidden directory, not scanned"
+    elif entry.name.endswith(".tmp"):
+        reason = "hidden temporary file, likely left by an interrupted write"
+    else:
+        reason = "hidden file"
+    skipped.append(Skipped(path, reason))
+    return True
+
+
+def _scan_indicators(
+    directory: Path, session_id: str, symbol: str, files: list[LegacyFile], skipped: list[Skipped]
+) -> None:
+    for entry in _entries(directory, skipped):
+        path = Path(entry.path)
+        if _skip_hidden(entry, skipped):
+            continue
+        if _is_dir(entry):
+            _skip_tree(
+                path,
+                f"wrong depth: inside a directory below {session_id}/{symbol}/indicators/ "
+                "(indicator files sit directly in indicators/)",
+                skipped,
+            )
+            continue
+        if path.suffix != ".csv":
+            skipped.append(
+                Skipped(path, "not a .csv file (indicators/ holds {variant_type}_{variant_id}.csv)")
+            )
+            continue
+        try:
+            variant_type, variant_id = _split_stem(path.stem)
+        except InvalidInputError as exc:
+            skipped.append(Skipped(path, str(exc)))
+            continue
+        files.append(LegacyFile(path, "indicators", session_id, symbol, variant_type, variant_id))
+
+
+def _scan_symbol(directory: Path, session_id: str, files: list[LegacyFile], skipped: list[Skipped]) -> None:
+    symbol = directory.name
+    for entry in _entries(directory, skipped):
+        path = Path(entry.path)
+        if _skip_hidden(entry, skipped):
+            continue
+        if entry.name == _INDICATORS_DIR and _is_dir(entry):
+            _scan_indicators(path, session_id, symbol, files, skipped)
+        elif _is_dir(entry):
+            _skip_tree(
+                path,
+                f"wrong depth: under {session_id}/{symbol}/ only indicators/ is expected",
+                skipped,
+            )
+        elif entry.name == _PRICES_FILE:
+            skipped.append(
+                Skipped(path, f"wrong depth: prices.csv belongs in the session directory {session_id}/")
+            )
+        elif path.suffix == ".csv":
+            skipped.append(
+                Skipped(path, f"wrong depth: indicator CSVs belong in {session_id}/{symbol}/indicators/")
+            )
+        else:
+            skipped.append(
+                Skipped(path, f"not a legacy file: under {session_id}/{symbol}/ only indicators/ is expected")
+            )
+
+
+def _scan_session(directory: Path, files: list[LegacyFile], skipped: list[Skipped]) -> None:
+    session_id = directory.name
+    for entry in _entries(directory, skipped):
+        path = Path(entry.path)
+        if _skip_hidden(entry, skipped):
+            continue
+        is_dir = _is_dir(entry)
+        if entry.name == _PRICES_FILE and not is_dir:
+            files.append(LegacyFile(path, "prices", session_id))
+        elif entry.name == _INDICATORS_DIR and is_dir:
+            _skip_tree(
+                path,
+                f"wrong depth: {session_id}/indicators/ lacks the symbol level "
+                f"(expected {session_id}/{{symbol}}/indicators/)",
+                skipped,
+            )
+        elif is_dir:
+            problem = _name_problem(entry.name)
+            if problem is None:
+                _scan_symbol(path, session_id, files, skipped)
+            else:
+                _skip_tree(path, f"symbol directory name {entry.name!r} {problem}", skipped)
+        elif path.suffix == ".csv":
+            skipped.append(
+                Skipped(
+                    path,
+                    "wrong depth: the only CSV of a session directory is prices.csv; indicator CSVs "
+                    f"belong in {session_id}/{{symbol}}/indicators/",
+                )
+            )
+        else:
+            skipped.append(
+                Skipped(
+                    path, "not a legacy file: a session directory holds prices.csv and {symbol}/ directories"
+                )
+            )
+
+
+def scan_tree(base_dir: str | os.PathLike[str]) -> tuple[list[LegacyFile], list[Skipped]]:
+    """Find the legacy files below ``base_dir``, in sorted order, and everything that does not fit.
+
+    Accepted: ``{session_id}/prices.csv`` and ``{session_id}/{symbol}/indicators/{type}_{id}.csv``.
+    Reported in ``skipped`` with a reason: files at the wrong depth (every file below an
+    unexpected directory), other files, CSVs whose stem has no ``_`` or an empty half, names
+    that :func:`indicator_path` would refuse, hidden files and directories (temporary files of
+    an interrupted write among them), directories that cannot be listed. Symlinked directories
+    at the expected levels are followed; below unexpected directories they are not.
+
+    Parameters
+    ----------
+    base_dir : str or PathLike
+        The old system's ``data/`` directory.
+
+    Returns
+    -------
+    files : list of LegacyFile
+        In path order (session, then symbol, then file name; ``prices.csv`` after the symbols).
+    skipped : list of Skipped
+        In path order.
+
+    Raises
+    ------
+    InvalidInputError
+        Only when ``base_dir`` is missing or not a directory; a malformed tree never raises.
+    """
+    base = Path(base_dir)
+    if not base.exists():
+        raise InvalidInputError(f"legacy base directory {base} does not exist")
+    if not base.is_dir():
+        raise InvalidInputError(f"legacy base directory {base} is not a directory")
+    files: list[LegacyFile] = []
+    skipped: list[Skipped] = []
+    for entry in _entries(base, skipped):
+        path = Path(entry.path)
+        if _skip_hidden(entry, skipped):
+            continue
+        if not _is_dir(entry):
+            skipped.append(
+                Skipped(
+                    path,
+                    "wrong depth: a file directly in the base directory (legacy files live in "
+                    "{session_id}/ directories)",
+                )
+            )
+            continue
+        problem = _name_problem(entry.name)
+        if problem is None:
+            _scan_session(path, files, skipped)
+        else:
+            _skip_tree(path, f"session directory name {entry.name!r} {problem}", skipped)
+    logger.info(
+        "legacy scan of %s: %d file(s), %d skipped",
+        base,
+        len(files),
+        len(skipped),
+        extra={"base_dir": str(base), "files": len(files), "skipped": len(skipped)},
+    )
+    return files, skipped
+
+
+# --------------------------------------------------------------------------- indicator files
+
+
+def _empty_indicator_frame() -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.Series([], dtype="datetime64[us, UTC]"),
+            "value": pd.Series([], dtype=np.float64),
+            "confidence": pd.Series([], dtype=np.float64),
+        }
+    )
+    for name in _TEXT_COLUMNS:
+        frame[name] = pd.Series([], dtype=object)
+    return frame
+
+
+def _utc_micros(micros: np.ndarray) -> pd.Series:
+    return pd.Series(pd.DatetimeIndex(micros.astype("datetime64[us]")).tz_localize("UTC"))
+
+
+def _indicator_source(source: str | os.PathLike[str] | LegacyFile) -> tuple[Path, str, str]:
+    if isinstance(source, LegacyFile):
+        if source.kind != "indicators":
+            raise InvalidInputError(f"{source.path}: a {source.kind} file, not an indicator file")
+        assert source.variant_type is not None and source.variant_id is not None
+        return Path(source.path), source.variant_type, source.variant_id
+    path = Path(source)
+    return (path, *_variant_of(path))
+
+
+def _check_duplicates(table: _csv.CsvTable, frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop rows repeated exactly; raise when one timestamp carries different rows."""
+    repeated = frame["timestamp"].duplicated(keep=False).to_numpy(dtype=bool)
+    if not repeated.any():
+        return frame
+    distinct = frame[repeated].drop_duplicates()
+    clash = distinct["timestamp"].duplicated(keep=False)
+    if clash.any():
+        stamp = distinct["timestamp"][clash].iloc[0]
+        rows = np.flatnonzero((frame["timestamp"] == stamp).to_numpy(dtype=bool))
+        first = frame.iloc[rows[0]]
+        for other in rows[1:]:
+            row = frame.iloc[other]
+            differ = [
+                name
+                for name in frame.columns
+                if not (first[name] == row[name] or (pd.isna(first[name]) and pd.isna(row[name])))
+            ]
+            if differ:
+                table.fail(
+                    int(other),
+                    f"timestamp {table.frame['timestamp'].iloc[other].strip()} "
+                    f"({stamp.isoformat()}) repeats line {table.line(int(rows[0]))} with a different "
+                    f"{', '.join(differ)}",
+                )
+    keep = ~frame.duplicated().to_numpy(dtype=bool)
+    logger.warning(
+        "%s: dropped %d row(s) repeated exactly",
+        table.path,
+        int((~keep).sum()),
+        extra={"path": str(table.path), "dropped": int((~keep).sum())},
+    )
+    return frame[keep]
+
+
+def read_indicator_csv(source: str | os.PathLike[str] | LegacyFile) -> pd.DataFrame:
+    """Read one indicator variant's legacy CSV into a long frame, checking every row.
+
+    Parameters
+    ----------
+    source : str, PathLike or LegacyFile
+        The file; its name ``{variant_type}_{variant_id}.csv`` says which variant it holds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`INDICATOR_COLUMNS`, sorted by ``timestamp``, ``RangeIndex``:
+
+        - ``timestamp``: ``datetime64[us, UTC]``, exact from the epoch-seconds text;
+        - ``value``: float64 (``nan`` text is NaN); ``confidence``: float64, empty → NaN
+          (``0.0`` stays ``0.0``);
+        - ``indicator_id``, ``indicator_type``, ``indicator_name``, ``metadata`` (JSON object
+          text as is), ``scope``, ``user_id``, ``created_by``: object columns of ``str``, with
+          ``None`` for empty text. Files older than ``scope``/``user_id``/``created_by`` may
+          lack those columns: they read as ``None``.
+
+        Rows repeated exactly are dropped (with a warning). A header-only file gives an empty
+        frame with these dtypes.
+
+    Raises
+    ------
+    MissingColumnsError
+        A required column is absent.
+    InvalidInputError
+        Naming the file and the line (header = line 1) of the first bad row: not UTF-8,
+        broken quoting, wrong field count, unknown columns, unparsable timestamp or value,
+        metadata that is not JSON object text, ``indicator_type``/``indicator_id`` that
+        disagree with the file name, one timestamp with different rows.
+    FileNotFoundError
+        The file does not exist.
+    """
+    path, variant_type, variant_id = _indicator_source(source)
+    table = _csv.read_table(
+        path,
+        required=[c for c in INDICATOR_COLUMNS if c not in _LATE_COLUMNS],
+        optional=_LATE_COLUMNS,
+        what="indicator CSV",
+    )
+    raw = table.frame
+    if raw.empty:
+        logger.debug("%s: no rows", path, extra={"path": str(path), "rows": 0})
+        return _empty_indicator_frame()
+    micros = _csv.parse_epoch_micros(table, "timestamp")
+    values = _csv.parse_floats(table, "value", allow_empty=False, finite=False)
+    confidence = _csv.parse_floats(table, "confidence", allow_empty=True, finite=False)
+    for column, expected, part in (
+        ("indicator_type", variant_type, "variant_type"),
+        ("indicator_id", variant_id, "variant_id"),
+    ):
+        row = _csv.first_row((raw[column] != expected).to_numpy(dtype=bool))
+        if row is not None:
+            table.fail(
+                row,
+                f"{column} is {raw[column].iloc[row]!r} but the file name {path.name} says {part} "
+                f"{expected!r} (the file name is authoritative; fix or move the file)",
+            )
+    bad_json = _csv.first_bad_json(raw["metadata"])
+    if bad_json is not None:
+        table.fail(bad_json[0], f"metadata {bad_json[1]}: {raw['metadata'].iloc[bad_json[0]]!r}")
+    frame = pd.DataFrame(
+        {
+            "timestamp": _utc_micros(micros),
+            "value": values,
+            "confidence": confidence,
+            **{name: _csv.text_or_none(raw[name]) for name in _TEXT_COLUMNS},
+        }
+    )
+    frame = _check_duplicates(table, frame)
+    if not frame["timestamp"].is_monotonic_increasing:
+        logger.debug("%s: rows not in timestamp order; sorted", path, extra={"path": str(path)})
+        frame = frame.sort_values("timestamp", kind="stable")
+    frame = frame.reset_index(drop=True)
+    logger.debug("%s: %d rows", path, len(frame), extra={"path": str(path), "rows": len(frame)})
+    return frame
+
+
+def _write_text_column(frame: pd.DataFrame, name: str, path: Path) -> pd.Series:
+    if name not in frame.columns:
+        return pd.Series("", index=range(len(frame)), dtype=object)
+    column = frame[name]
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    if kind not in ("string", "empty"):
+        raise InvalidInputError(f"{path}: column {name!r} must hold text (str) or None, found {kind} values")
+    array = column.to_numpy(dtype=object, copy=True)
+    array[pd.isna(array)] = ""
+    text = pd.Series(array, dtype=object)
+    if text.str.contains("\x00", regex=False).any():
+        raise InvalidInputError(f"{path}: column {name!r} contains a NUL character, which CSV cannot hold")
+    return text
+
+
+def _write_floats(frame: pd.DataFrame, name: str, path: Path) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    column = frame[name]
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    if kind not in _WRITE_NUMERIC:
+        raise InvalidInputError(f"{path}: column {name!r} must be numeric, found {kind} values")
+    return pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _write_micros(frame: pd.DataFrame, path: Path) -> np.ndarray:
+    column = frame["timestamp"]
+    if not isinstance(column.dtype, pd.DatetimeTZDtype):
+        raise InvalidInputError(
+            f"{path}: timestamp must be timezone-aware datetime64 (UTC), got {column.dtype}; "
+            "use .dt.tz_localize('UTC') if naive times are UTC"
+        )
+    index = pd.DatetimeIndex(column).tz_convert("UTC")
+    if index.hasnans:
+        raise InvalidInputError(f"{path}: timestamp has NaT at row {int(np.flatnonzero(index.isna())[0])}")
+    nanos = index.as_unit("ns").asi8
+    fine = np.flatnonzero(nanos % 1000)
+    if fine.size:
+        raise InvalidInputError(
+            f"{path}: timestamp {index[fine[0]]} (row {int(fine[0])}) is finer than a microsecond; "
+            "the legacy format keeps microseconds"
+        )
+    return index.as_unit("us").asi8
+
+
+def write_indicator_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> int:
+    """Write one variant's rows as a legacy indicator CSV, atomically (the CSV rollback mode).
+
+    The inverse of :func:`read_indicator_csv`: a write → read round trip gives the same frame
+    (empty text and ``None`` both read back as ``None``). Output is the old system's format,
+    byte for byte: header :data:`INDICATOR_COLUMNS`, rows by timestamp, epoch seconds exact to
+    the microsecond (``1709251200.0``, ``1709251200.123456``), floats as the shortest text
+    that reads back to the same float (Python ``repr``: lossless like ``%.17g``), NaN value
+    ``nan``, NaN confidence empty, RFC 4180 quoting, ``\\n`` line ends, UTF-8. The file is
+    written to a temporary file in the same directory, fsynced, then moved over ``path``
+    with :func:`os.replace`; parent directories are created.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Target file, named ``{variant_type}_{variant_id}.csv`` (see :func:`indicator_path`).
+    frame : pandas.DataFrame
+        Required columns ``timestamp`` (tz-aware), ``value``, ``indicator_id``,
+        ``indicator_type``; the others of :data:`INDICATOR_COLUMNS` default to empty / NaN;
+        further columns are ignored.
+
+    Returns
+    -------
+    int
+        Rows written.
+
+    Raises
+    ------
+    MissingColumnsError
+        A required column is absent.
+    InvalidInputError
+        Naive or sub-microsecond timestamps, NaT, duplicate timestamps, ids that disagree with
+        the file name, non-text or NUL-containing text columns, metadata that is not JSON object
+        text. Nothing is written then.
+    """
+    target = Path(path)
+    variant_type, variant_id = _variant_of(target)
+    missing = tuple(c for c in ("timestamp", "value", "indicator_id", "indicator_type") if c not in frame)
+    if missing:
+        raise MissingColumnsError(f"{target}: frame lacks column(s) {', '.join(missing)}", missing=missing)
+    micros = _write_micros(frame, target)
+    for column, expected, part in (
+        ("indicator_type", variant_type, "variant_type"),
+        ("indicator_id", variant_id, "variant_id"),
+    ):
+        row = _csv.first_row((frame[column] != expected).to_numpy(dtype=bool))
+        if row is not None:
+            raise InvalidInputError(
+                f"{target}: row {row} has {column} {frame[column].iloc[row]!r} but the file name says "
+                f"{part} {expected!r}"
+            )
+    repeated = pd.Series(micros).duplicated(keep=False).to_numpy(dtype=bool)
+    if repeated.any():
+        rows = np.flatnonzero(micros == micros[np.flatnonzero(repeated)[0]])
+        raise InvalidInputError(
+            f"{target}: rows {int(rows[0])} and {int(rows[1])} share timestamp "
+            f"{frame['timestamp'].iloc[rows[0]]}; deduplicate before writing"
+        )
+    values = _write_floats(frame, "value", target)
+    confidence = _write_floats(frame, "confidence", target)
+    texts = {name: _write_text_column(frame, name, target) for name in _OPTIONAL_TEXT}
+    bad_json = _csv.first_bad_json(texts["metadata"])
+    if bad_json is not None:
+        raise InvalidInputError(f"{target}: row {bad_json[0]}: metadata {bad_json[1]}")
+    order = np.argsort(micros, kind="stable")
+    count = len(order)
+    columns = {
+        "timestamp": _csv.format_epoch(micros[order]),
+        "value": _csv.format_floats(values[order], nan_as="nan"),
+        "confidence": _csv.format_floats(confidence[order], nan_as=""),
+        "indicator_id": pd.Series([variant_id] * count, dtype=object),
+        "indicator_type": pd.Series([variant_type] * count, dtype=object),
+        **{name: text.iloc[order] for name, text in texts.items()},
+    }
+    _csv.write_atomically(target, _csv.csv_text(INDICATOR_COLUMNS, (columns[c] for c in INDICATOR_COLUMNS)))
+    logger.debug("%s: wrote %d rows", target, count, extra={"path": str(target), "rows": count})
+    return count
+
+
+# --------------------------------------------------------------------------- prices
+
+
+def read_prices_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a session's legacy ``prices.csv`` (ticks of all its symbols).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PRICE_COLUMNS` in file order (several trades may share a timestamp):
+        ``timestamp`` ``datetime64[us, UTC]``, ``symbol`` ``str``, ``price`` and ``volume``
+        float64.
+
+    Raises
+    ------
+    MissingColumnsError
+        A column is absent.
+    InvalidInputError
+        Naming the file and line: a timestamp that is not ISO-8601 UTC ending in ``Z`` (or is
+        finer than a microsecond), an empty symbol, a price or volume that is not a finite
+        number, and the CSV-level errors of :func:`read_indicator_csv`.
+    """
+    source = Path(path)
+    table = _csv.read_table(source, required=PRICE_COLUMNS, what="prices CSV")
+    raw = table.frame
+    text = raw["timestamp"].str.strip()
+    shaped = text.str.fullmatch(_ISO_UTC).to_numpy(dtype=bool)
+    stamps = pd.to_datetime(text.where(shaped, None), format="ISO8601", utc=True, errors="coerce")
+    row = _csv.first_row(stamps.isna().to_numpy(dtype=bool))
+    if row is not None:
+        table.fail(
+            row,
+            f"timestamp {raw['timestamp'].iloc[row]!r} is not an ISO-8601 UTC time ending in 'Z' "
+            "(like 2024-03-01T00:00:00.123456Z)",
+        )
+    row = _csv.first_row((stamps.dt.as_unit("ns").astype("int64") % 1000 != 0).to_numpy(dtype=bool))
+    if row is not None:
+        table.fail(row, f"timestamp {raw['timestamp'].iloc[row]!r} is finer than a microsecond")
+    row = _csv.first_row((raw["symbol"] == "").to_numpy(dtype=bool))
+    if row is not None:
+        table.fail(row, "symbol is empty")
+    frame = pd.DataFrame(
+        {
+            "timestamp": stamps.dt.as_unit("us"),
+            "symbol": raw["symbol"].astype("str"),
+            "price": _csv.parse_floats(table, "price", allow_empty=False, finite=True),
+            "volume": _csv.parse_floats(table, "volume", allow_empty=False, finite=True),
+        }
+    )
+    logger.debug("%s: %d rows", source, len(frame), extra={"path": str(source), "rows": len(frame)})
+    return frame.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- checksum
+
+
+def csv_checksum(legacy_file: LegacyFile, frame: pd.DataFrame) -> str:
+    """Content checksum of an indicator file's rows, keyed by the ids of its PATH.
+
+    Equal to :func:`qdbtools.checksum.values_checksum` of the same variant read from QuestDB
+    when both hold the same timestamps, values and confidences.
+
+    Parameters
+    ----------
+    legacy_file : LegacyFile
+        An ``"indicators"`` file (gives session_id, symbol, variant_type, variant_id).
+    frame : pandas.DataFrame
+        Its rows, e.g. from :func:`read_indicator_csv` (``timestamp``, ``value``, ``confidence``).
+    """
+    if legacy_file.kind != "indicators":
+        raise InvalidInputError(
+            f"{legacy_file.path}: checksums cover indicator files, not {legacy_file.kind}"
+        )
+    missing = tuple(c for c in ("timestamp", "value", "confidence") if c not in frame)
+    if missing:
+        raise MissingColumnsError(f"frame lacks column(s) {', '.join(missing)}", missing=missing)
+    assert legacy_file.symbol is not None and legacy_file.variant_id is not None
+    return values_checksum(
+        legacy_file.session_id,
+        legacy_file.symbol,
+        legacy_file.variant_type,
+        legacy_file.variant_id,
+        frame["timestamp"],
+        frame["value"],
+        frame["confidence"],
+    )

@@ -1,0 +1,724 @@
+"""The indicator store: append / overwrite / history on QuestDB, without row DELETE.
+
+Every row of ``indicators`` belongs to a *generation*; the ledger ``indicator_generations``
+says which generation of each variant key (session_id, symbol, indicator_type,
+indicator_id) is current. Readers ask the ledger first and read exactly that generation.
+
+- **overwrite** writes the new values as a fresh generation, waits until the server has
+  applied them, then commits one ledger row per key in a single INSERT. Until that INSERT
+  is applied, readers see the old generation; afterwards, the new one. A failure before
+  the commit leaves an invisible orphan generation that :func:`prune` removes.
+- **append** writes into the current generation (or starts one): DEDUP on (timestamp, ...,
+  generation) makes a value at an existing timestamp replace the old one and makes resends
+  idempotent. If an overwrite of the same key commits meanwhile, the append is redone
+  into the new generation.
+- **history**: superseded generations stay in the table and are readable with ``as_of=``
+  until :func:`prune` rewrites the table without them.
+
+The full argument is in ``docs/design/persistence.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from qdbtools.checksum import values_checksum
+from qdbtools.exceptions import InvalidInputError, MissingColumnsError, WriteError
+from qdbtools.io.engines import read_frame, resolve_engine
+from qdbtools.io.literals import to_utc_timestamp, utc_text
+from qdbtools.io.writer import prepare_frame, write_frame
+
+if TYPE_CHECKING:
+    from qdbtools.database import Database
+
+__all__ = [
+    "PruneResult",
+    "SaveResult",
+    "current_generations",
+    "history",
+    "indicator_info",
+    "list_indicators",
+    "load_indicators",
+    "prune",
+    "save_indicators",
+    "to_rows",
+]
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str | None, str]  # (indicator_type, indicator_id) within one session and symbol
+SYMBOL_COLUMNS = ("session_id", "symbol", "indicator_type", "indicator_id", "scope", "user_id", "created_by")
+ROW_COLUMNS = (
+    "timestamp",
+    "session_id",
+    "symbol",
+    "indicator_type",
+    "indicator_id",
+    "indicator_name",
+    "value",
+    "confidence",
+    "metadata",
+    "scope",
+    "user_id",
+    "created_by",
+)
+LONG_COLUMNS = (
+    "indicator_type",
+    "indicator_id",
+    "value",
+    "confidence",
+    "indicator_name",
+    "metadata",
+    "scope",
+    "user_id",
+    "created_by",
+    "generation",
+)
+MODES = ("append", "overwrite")
+_APPEND_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What :func:`save_indicators` stored.
+
+    ``generations`` and ``checksums`` are keyed by indicator_id; the checksum covers the
+    values sent in this call (see :mod:`qdbtools.checksum`).
+    """
+
+    rows: int
+    mode: str
+    generations: Mapping[str, int] = field(default_factory=dict)
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def generation(self) -> int | None:
+        """The generation when one variant was saved (None for several)."""
+        values = set(self.generations.values())
+        return values.pop() if len(values) == 1 else None
+
+    @property
+    def checksum(self) -> str | None:
+        """The checksum when one variant was saved."""
+        return next(iter(self.checksums.values())) if len(self.checksums) == 1 else None
+
+
+def new_generation() -> int:
+    """A fresh generation id: microseconds since the epoch, then three random digits.
+
+    Unique across processes in practice and ordered by creation time, which lets
+    :func:`prune` tell an abandoned orphan from a save still in flight.
+    """
+    return time.time_ns() // 1000 * 1000 + random.randrange(1000)
+
+
+# -- frames in ----------------------------------------------------------------------------
+
+
+def _text(name: str, value: Any, *, allow_none: bool = False) -> str | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _metadata_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"metadata {value!r} is not JSON-serializable: {exc}") from exc
+
+
+def to_rows(
+    frame: pd.DataFrame,
+    *,
+    session_id: str,
+    symbol: str,
+    variant_type: str = "general",
+    scope: str | None = None,
+    user_id: str | None = None,
+    created_by: str | None = None,
+) -> pd.DataFrame:
+    """Turn a wide or long indicator frame into ``indicators`` rows.
+
+    *Wide*: a ``DatetimeIndex`` and one column per variant id (``RSI_14``,
+    ``MACD_12_26_9.macd`` ...). *Long*: columns ``timestamp`` (or the index), ``indicator_id``
+    and ``value``, optionally ``confidence``, ``indicator_name``, ``metadata`` (dict or JSON
+    text), ``indicator_type``, ``scope``, ``user_id``, ``created_by``.
+
+    NaN values (an indicator's warm-up) are not stored. ``inf`` values, naive timestamps
+    and two different values for one variant at one timestamp are refused.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidInputError(f"expected a DataFrame of indicator values, got {type(frame).__name__}")
+    session_id, symbol = _text("session_id", session_id), _text("symbol", symbol)
+    _text("variant_type", variant_type)
+    for name, value in (("scope", scope), ("user_id", user_id), ("created_by", created_by)):
+        _text(name, value, allow_none=True)
+    long = "indicator_id" in frame.columns and "value" in frame.columns
+    if long:
+        rows = frame.reset_index() if "timestamp" not in frame.columns else frame.copy()
+        if "timestamp" not in rows.columns:
+            raise MissingColumnsError(
+                "a long frame needs a 'timestamp' column or index", missing=("timestamp",)
+            )
+    else:
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            raise InvalidInputError(
+                "a wide indicator frame needs a DatetimeIndex (tz-aware, UTC) and one column per variant; "
+                "a long frame needs 'timestamp', 'indicator_id' and 'value' columns"
+            )
+        if frame.columns.has_duplicates:
+            raise InvalidInputError(
+                f"duplicate variant columns: {sorted(set(frame.columns[frame.columns.duplicated()]))}"
+            )
+        for name in frame.columns:
+            _text("variant column name", name)
+        numeric = frame.apply(pd.to_numeric, errors="coerce")
+        rows = (
+            numeric.rename_axis("timestamp")
+            .reset_index()
+            .melt(id_vars="timestamp", var_name="indicator_id", value_name="value")
+        )
+    rows = prepare_frame(rows, at="timestamp", symbols=())
+    ids = rows["indicator_id"]
+    if pd.api.types.infer_dtype(ids, skipna=False) not in ("string", "empty") or (ids == "").any():
+        raise InvalidInputError("indicator_id values must be non-empty strings")
+    rows["value"] = pd.to_numeric(rows["value"], errors="raise").astype("float64")
+    infinite = np.isinf(rows["value"].to_numpy())
+    if infinite.any():
+        raise InvalidInputError(
+            f"value holds inf for {rows['indicator_id'].iloc[int(np.flatnonzero(infinite)[0])]!r}"
+        )
+    rows = rows[rows["value"].notna()]
+    defaults = {"indicator_type": variant_type, "scope": scope, "user_id": user_id, "created_by": created_by}
+    for name, default in defaults.items():
+        if name not in rows.columns:
+            rows[name] = default
+        elif default is not None:
+            rows[name] = rows[name].where(rows[name].notna() & (rows[name] != ""), default)
+    rows["session_id"], rows["symbol"] = session_id, symbol
+    if "confidence" not in rows.columns:
+        rows["confidence"] = np.nan
+    rows["confidence"] = pd.to_numeric(rows["confidence"], errors="raise").astype("float64")
+    rows["indicator_name"] = (
+        rows["indicator_name"] if "indicator_name" in rows.columns else rows["indicator_id"]
+    )
+    rows["metadata"] = rows["metadata"].map(_metadata_text) if "metadata" in rows.columns else None
+    rows = rows[list(ROW_COLUMNS)].astype({c: "object" for c in ("metadata", "indicator_name")})
+    rows = rows.drop_duplicates(["timestamp", "indicator_type", "indicator_id", "value", "confidence"])
+    clash = rows.duplicated(["timestamp", "indicator_type", "indicator_id"], keep=False).to_numpy()
+    if clash.any():
+        first = rows.iloc[int(np.flatnonzero(clash)[0])]
+        raise InvalidInputError(
+            f"two different values for {first['indicator_id']!r} at {first['timestamp']}; one value per "
+            "variant and timestamp. Nothing was written"
+        )
+    return rows.sort_values(["indicator_type", "indicator_id", "timestamp"], kind="stable", ignore_index=True)
+
+
+# -- the ledger ---------------------------------------------------------------------------
+
+
+def _in_list(column: str, values: Sequence[Any], prefix: str, params: dict[str, Any]) -> str:
+    names = []
+    for i, value in enumerate(values):
+        params[f"{prefix}{i}"] = value
+        names.append(f":{prefix}{i}")
+    return f"{column} IN ({', '.join(names)})"
+
+
+def _key_filter(keys: Iterable[tuple[str | None, str, int]], params: dict[str, Any]) -> str:
+    terms = []
+    for i, (indicator_type, indicator_id, generation) in enumerate(keys):
+        params[f"i{i}"], params[f"g{i}"] = indicator_id, generation
+        if indicator_type is None:
+            type_term = "indicator_type IS NULL"
+        else:
+            params[f"t{i}"] = indicator_type
+            type_term = f"indicator_type = :t{i}"
+        terms.append(f"({type_term} AND indicator_id = :i{i} AND generation = :g{i})")
+    return "(" + " OR ".join(terms) + ")"
+
+
+def current_generations(
+    db: Database,
+    session_id: str,
+    symbol: str,
+    variant_ids: Sequence[str] | None = None,
+    *,
+    variant_type: str | None = None,
+    as_of: Any = None,
+) -> dict[Key, tuple[int, pd.Timestamp]]:
+    """The committed generation of each variant key (at ``as_of``, when given)."""
+    params: dict[str, Any] = {"s": session_id, "y": symbol}
+    where = "session_id = :s AND symbol = :y"
+    if variant_ids is not None:
+        if not variant_ids:
+            return {}
+        where += " AND " + _in_list("indicator_id", list(variant_ids), "v", params)
+    if variant_type is not None:
+        params["t"] = variant_type
+        where += " AND indicator_type = :t"
+    if as_of is not None:
+        params["as_of"] = utc_text(to_utc_timestamp(as_of, "as_of"))
+        where += " AND committed_at <= :as_of"
+    frame = db.sql(
+        "SELECT indicator_type, indicator_id, generation, committed_at FROM indicator_generations "
+        f"WHERE {where} LATEST ON committed_at PARTITION BY indicator_type, indicator_id",
+        params,
+    )
+    return {
+        (None if pd.isna(r.indicator_type) else r.indicator_type, r.indicator_id): (
+            int(r.generation),
+            pd.Timestamp(r.committed_at, tz="UTC"),
+        )
+        for r in frame.itertuples(index=False)
+    }
+
+
+def _commit(
+    db: Database,
+    session_id: str,
+    symbol: str,
+    mode: str,
+    rows: pd.DataFrame,
+    generations: Mapping[Key, int],
+    checksums: Mapping[Key, str],
+    created_by: str | None,
+) -> None:
+    """One INSERT (one WAL transaction) committing every key's generation."""
+    params: dict[str, Any] = {"s": session_id, "y": symbol, "m": mode, "c": created_by}
+    tuples = []
+    grouped = rows.groupby(["indicator_type", "indicator_id"], dropna=False, sort=False)["timestamp"]
+    stats = grouped.agg(["count", "min", "max"])
+    for i, (key, generation) in enumerate(generations.items()):
+        count, first, last = stats.loc[key]
+        params.update(
+            {
+                f"t{i}": key[0],
+                f"i{i}": key[1],
+                f"g{i}": generation,
+                f"n{i}": int(count),
+                f"f{i}": utc_text(first),
+                f"l{i}": utc_text(last),
+                f"k{i}": checksums[key],
+            }
+        )
+        tuples.append(f"(now(), :s, :y, :t{i}, :i{i}, :g{i}, :m, :n{i}, :f{i}, :l{i}, :k{i}, :c)")
+    db.execute(
+        "INSERT INTO indicator_generations (committed_at, session_id, symbol, indicator_type, indicator_id, "
+        "generation, mode, rows, first_ts, last_ts, checksum, created_by) VALUES " + ", ".join(tuples),
+        params,
+    )
+
+
+def save_indicators(
+    db: Database,
+    frame: pd.DataFrame,
+    session_id: str,
+    symbol: str,
+    mode: Literal["append", "overwrite"] = "append",
+    *,
+    variant_type: str = "general",
+    scope: str | None = None,
+    user_id: str | None = None,
+    created_by: str | None = None,
+    wait: bool = True,
+) -> SaveResult:
+    """Store indicator values (see :meth:`qdbtools.Database.save_indicators`)."""
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    started = time.perf_counter()
+    rows = to_rows(
+        frame,
+        session_id=session_id,
+        symbol=symbol,
+        variant_type=variant_type,
+        scope=scope,
+        user_id=user_id,
+        created_by=created_by,
+    )
+    if rows.empty:
+        return SaveResult(0, mode, seconds=time.perf_counter() - started)
+    keys: list[Key] = list(dict.fromkeys(zip(rows["indicator_type"], rows["indicator_id"], strict=True)))
+    checksums = {
+        key: values_checksum(
+            session_id, symbol, key[0], key[1], part["timestamp"], part["value"], part["confidence"]
+        )
+        for key, part in rows.groupby(["indicator_type", "indicator_id"], dropna=False, sort=False)
+    }
+    pending = set(keys)
+    generations: dict[Key, int] = {}
+    for _attempt in range(_APPEND_ATTEMPTS):
+        ids = sorted({key[1] for key in pending})
+        current = current_generations(db, session_id, symbol, ids) if mode == "append" else {}
+        batch = {key: current[key][0] if key in current else new_generation() for key in pending}
+        part = rows[[k in batch for k in zip(rows["indicator_type"], rows["indicator_id"], strict=True)]]
+        part = part.assign(
+            generation=[batch[k] for k in zip(part["indicator_type"], part["indicator_id"], strict=True)]
+        )
+        # The rows must be applied before the ledger names their generation: wait regardless of `wait`.
+        write_frame(db, part, "indicators", at="timestamp", symbols=SYMBOL_COLUMNS, wait=True)
+        _commit(db, session_id, symbol, mode, part, batch, checksums, created_by)
+        generations.update(batch)
+        if mode == "overwrite":
+            break
+        db.wait_until_visible("indicator_generations")
+        now_current = current_generations(db, session_id, symbol, ids)
+        pending = {key for key, gen in batch.items() if now_current.get(key, (gen,))[0] != gen}
+        if not pending:
+            break
+        log.info("append raced an overwrite; appending again", extra={"keys": sorted(map(str, pending))})
+    else:
+        raise WriteError(
+            f"append to {sorted(k[1] for k in pending)} kept losing to concurrent overwrites; retry later"
+        )
+    if wait:
+        db.wait_until_visible("indicator_generations")
+    result = SaveResult(
+        rows=len(rows),
+        mode=mode,
+        generations={key[1]: gen for key, gen in generations.items()},
+        checksums={key[1]: value for key, value in checksums.items()},
+        seconds=time.perf_counter() - started,
+    )
+    log.info(
+        "saved indicators",
+        extra={"session_id": session_id, "symbol": symbol, "rows": len(rows), "mode": mode},
+    )
+    return result
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def _variant_list(variant_id: str | Sequence[str] | None) -> list[str] | None:
+    if variant_id is None:
+        return None
+    ids = [variant_id] if isinstance(variant_id, str) else list(variant_id)
+    for value in ids:
+        _text("variant_id", value)
+    return ids
+
+
+def _empty_long() -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {c: pd.Series(dtype="float64" if c in ("value", "confidence") else "object") for c in LONG_COLUMNS}
+    )
+    frame["generation"] = frame["generation"].astype("Int64")
+    frame.index = pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us")
+    return frame
+
+
+def load_indicators(
+    db: Database,
+    session_id: str,
+    symbol: str,
+    variant_id: str | Sequence[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    limit: int | None = None,
+    as_of: Any = None,
+    shape: Literal["wide", "long"] = "wide",
+    *,
+    variant_type: str | None = None,
+    engine: str = "auto",
+) -> pd.DataFrame:
+    """Read the current (or ``as_of``) values (see :meth:`qdbtools.Database.load_indicators`)."""
+    if shape not in ("wide", "long"):
+        raise InvalidInputError(f"shape must be 'wide' or 'long', got {shape!r}")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit == 0):
+        raise InvalidInputError(f"limit must be a non-zero integer (negative = the last rows), got {limit!r}")
+    session_id, symbol = _text("session_id", session_id), _text("symbol", symbol)
+    ids = _variant_list(variant_id)
+    current = current_generations(db, session_id, symbol, ids, variant_type=variant_type, as_of=as_of)
+    if not current:
+        long = _empty_long()
+    else:
+        params: dict[str, Any] = {"s": session_id, "y": symbol}
+        where = "session_id = :s AND symbol = :y AND " + _key_filter(
+            ((t, i, g) for (t, i), (g, _) in current.items()), params
+        )
+        if start is not None:
+            params["start"] = utc_text(to_utc_timestamp(start, "start"))
+            where += " AND timestamp >= :start"
+        if end is not None:
+            params["end"] = utc_text(to_utc_timestamp(end, "end"))
+            where += " AND timestamp < :end"
+        single = len(current) == 1 or shape == "long"
+        order = "timestamp DESC" if (limit is not None and limit < 0 and single) else "timestamp"
+        sql_limit = f" LIMIT {abs(limit)}" if limit is not None and single else ""
+        query = (
+            f"SELECT timestamp, {', '.join(LONG_COLUMNS)} FROM indicators WHERE {where} "
+            f"ORDER BY {order}, indicator_type, indicator_id{sql_limit}"
+        )
+        raw = read_frame(db, query, params, resolve_engine(db, engine))
+        stamps = pd.to_datetime(raw.pop("timestamp"))
+        stamps = stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
+        raw.index = pd.DatetimeIndex(stamps.dt.as_unit("us"), name="timestamp")
+        long = raw.astype({"value": "float64", "confidence": "float64", "generation": "Int64"}).sort_index(
+            kind="stable"
+        )
+    if shape == "long":
+        return long
+    types = long.groupby("indicator_id")["indicator_type"].nunique(dropna=False)
+    if (types > 1).any():
+        clashing = sorted(types.index[types > 1])
+        raise InvalidInputError(
+            f"{clashing} are stored under several variant types; pass variant_type= to choose one, "
+            "or use shape='long'"
+        )
+    wide = long.pivot_table(
+        index=long.index, columns="indicator_id", values="value", aggfunc="first", sort=True
+    )
+    wide = wide.reindex(columns=ids if ids is not None else sorted(wide.columns)).rename_axis(columns=None)
+    wide.index = pd.DatetimeIndex(wide.index, name="timestamp") if len(wide) else long.index[:0]
+    if limit is not None:
+        wide = wide.head(limit) if limit > 0 else wide.tail(-limit)
+    return wide.astype("float64")
+
+
+def history(
+    db: Database, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
+) -> pd.DataFrame:
+    """Every ledger entry of one variant, oldest first (generation, mode, rows, checksum ...)."""
+    params: dict[str, Any] = {"s": session_id, "y": symbol, "i": _text("variant_id", variant_id)}
+    where = "session_id = :s AND symbol = :y AND indicator_id = :i"
+    if variant_type is not None:
+        params["t"] = variant_type
+        where += " AND indicator_type = :t"
+    return db.sql(
+        "SELECT committed_at, indicator_type, generation, mode, rows, first_ts, last_ts, checksum, "
+        f"created_by FROM indicator_generations WHERE {where} ORDER BY committed_at",
+        params,
+    )
+
+
+def indicator_info(
+    db: Database, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
+) -> dict[str, Any]:
+    """What is stored for one variant (see :meth:`qdbtools.Database.indicator_info`)."""
+    current = current_generations(
+        db, session_id, symbol, [_text("variant_id", variant_id)], variant_type=variant_type
+    )
+    info: dict[str, Any] = {
+        "exists": False,
+        "rows": 0,
+        "first_timestamp": None,
+        "last_timestamp": None,
+        "path": f"questdb://indicators/{session_id}/{symbol}/{variant_id}",
+        "storage": "questdb",
+        "variant_type": variant_type,
+        "generation": None,
+        "committed_at": None,
+        "generations": 0,
+    }
+    if len(current) > 1:
+        raise InvalidInputError(
+            f"{variant_id!r} is stored under variant types {sorted(str(k[0]) for k in current)}; "
+            "pass variant_type="
+        )
+    if current:
+        ((key, (generation, committed_at)),) = current.items()
+        params: dict[str, Any] = {"s": session_id, "y": symbol}
+        where = _key_filter([(key[0], key[1], generation)], params)
+        stats = db.sql(
+            f"SELECT count() AS n, min(timestamp) AS first, max(timestamp) AS last FROM indicators "
+            f"WHERE session_id = :s AND symbol = :y AND {where}",
+            params,
+        ).iloc[0]
+        info.update(
+            exists=int(stats["n"]) > 0,
+            rows=int(stats["n"]),
+            variant_type=key[0],
+            generation=generation,
+            committed_at=committed_at,
+            first_timestamp=pd.Timestamp(stats["first"], tz="UTC") if int(stats["n"]) else None,
+            last_timestamp=pd.Timestamp(stats["last"], tz="UTC") if int(stats["n"]) else None,
+            generations=len(
+                history(db, session_id, symbol, variant_id, variant_type=key[0])["generation"].unique()
+            ),
+        )
+    disk = db.sql(
+        "SELECT sum(diskSize) AS bytes, sum(numRows) AS rows FROM table_partitions('indicators')"
+    ).iloc[0]
+    table_rows = int(disk["rows"] or 0)
+    info["table_disk_bytes"] = int(disk["bytes"] or 0)
+    info["size_bytes_estimate"] = (
+        round(info["rows"] * info["table_disk_bytes"] / table_rows) if table_rows else 0
+    )
+    info["size_note"] = (
+        "table_disk_bytes is measured (table_partitions('indicators')); size_bytes_estimate is this "
+        "variant's share of it by row count - QuestDB does not report disk use per variant"
+    )
+    return info
+
+
+def list_indicators(db: Database, session_id: str | None = None, symbol: str | None = None) -> pd.DataFrame:
+    """One row per stored variant: ids, current generation, commit time, rows, first/last timestamp."""
+    params: dict[str, Any] = {}
+    filters = []
+    for column, value in (("session_id", session_id), ("symbol", symbol)):
+        if value is not None:
+            params[column] = _text(column, value)
+            filters.append(f"{column} = :{column}")
+    where = ("WHERE " + " AND ".join(filters)) if filters else ""
+    ledger = db.sql(
+        "SELECT session_id, symbol, indicator_type, indicator_id, generation, committed_at "
+        f"FROM indicator_generations {where} "
+        "LATEST ON committed_at PARTITION BY session_id, symbol, indicator_type, indicator_id",
+        params,
+    )
+    counts = db.sql(
+        "SELECT session_id, symbol, indicator_type, indicator_id, generation, count() AS rows, "
+        f"min(timestamp) AS first_timestamp, max(timestamp) AS last_timestamp FROM indicators {where}",
+        params,
+    )
+    keys = ["session_id", "symbol", "indicator_type", "indicator_id", "generation"]
+    listing = ledger.merge(counts, on=keys, how="left")
+    listing["rows"] = listing["rows"].fillna(0).astype("int64")
+    for column in ("committed_at", "first_timestamp", "last_timestamp"):
+        listing[column] = pd.to_datetime(listing[column]).dt.tz_localize("UTC")
+    return listing.sort_values(keys[:4], ignore_index=True)
+
+
+# -- prune --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What :func:`prune` removed (or, with ``dry_run``, would remove)."""
+
+    rows_removed: int
+    superseded_generations: int
+    orphan_generations: int
+    dry_run: bool
+
+
+def _prune_plan(
+    db: Database, session_id: str | None, symbol: str | None, keep_history: int, orphan_grace: float
+) -> tuple[list[tuple[str, str, str | None, str, int]], int, int, int]:
+    ledger = db.sql(
+        "SELECT session_id, symbol, indicator_type, indicator_id, generation, "
+        "max(committed_at) AS committed_at FROM indicator_generations"
+    )
+    stored = db.sql(
+        "SELECT session_id, symbol, indicator_type, indicator_id, generation, count() AS n FROM indicators"
+    )
+    keep: set[tuple[Any, ...]] = set()
+    committed: set[tuple[Any, ...]] = set()
+    key_columns = ["session_id", "symbol", "indicator_type", "indicator_id"]
+    for key, part in ledger.groupby(key_columns, dropna=False, sort=False):
+        ranked = part.sort_values("committed_at", ascending=False)["generation"].tolist()
+        keep.update((*key, int(g)) for g in ranked[: 1 + keep_history])
+        committed.update((*key, int(g)) for g in ranked)
+    cutoff = (time.time() - orphan_grace) * 1e9
+    drops, superseded, orphans, rows = [], 0, 0, 0
+    for r in stored.itertuples(index=False):
+        entry = (
+            r.session_id,
+            r.symbol,
+            None if pd.isna(r.indicator_type) else r.indicator_type,
+            r.indicator_id,
+            int(r.generation),
+        )
+        in_scope = (session_id is None or r.session_id == session_id) and (
+            symbol is None or r.symbol == symbol
+        )
+        if not in_scope or entry in keep:
+            continue
+        if entry in committed:
+            superseded += 1
+        elif 0 < entry[4] < cutoff:
+            orphans += 1  # never committed and older than the grace period: an abandoned save
+        else:
+            continue  # possibly a save still in flight
+        drops.append(entry)
+        rows += int(r.n)
+    return drops, superseded, orphans, rows
+
+
+def prune(
+    db: Database,
+    session_id: str | None = None,
+    symbol: str | None = None,
+    *,
+    keep_history: int = 0,
+    orphan_grace: float = 3600.0,
+    dry_run: bool = False,
+) -> PruneResult:
+    """Remove superseded generations and abandoned orphans from ``indicators``.
+
+    QuestDB has no row DELETE, so the table is rewritten: the rows to keep are copied to
+    a new table, which replaces ``indicators`` by RENAME once its row count is verified.
+    The current generation of every variant is always kept, plus ``keep_history`` earlier
+    ones; uncommitted generations younger than ``orphan_grace`` seconds are kept too (a
+    save may still be in flight). If any save changes ``indicators`` while the copy is
+    made, nothing is replaced and :class:`WriteError` asks to retry. Run it when no saves
+    are expected: a load during the two RENAMEs fails with a clear error rather than
+    returning wrong data.
+    """
+    if not isinstance(keep_history, int) or keep_history < 0:
+        raise InvalidInputError(f"keep_history must be an integer >= 0, got {keep_history!r}")
+    drops, superseded, orphans, rows = _prune_plan(db, session_id, symbol, keep_history, orphan_grace)
+    result = PruneResult(rows, superseded, orphans, dry_run)
+    if dry_run or not drops:
+        return result
+    params: dict[str, Any] = {}
+    terms = []
+    for i, (sid, sym, indicator_type, indicator_id, generation) in enumerate(drops):
+        params.update({f"s{i}": sid, f"y{i}": sym, f"i{i}": indicator_id, f"g{i}": generation})
+        type_term = "indicator_type IS NULL" if indicator_type is None else f"indicator_type = :t{i}"
+        if indicator_type is not None:
+            params[f"t{i}"] = indicator_type
+        terms.append(
+            f"(session_id = :s{i} AND symbol = :y{i} AND {type_term} AND indicator_id = :i{i} "
+            f"AND generation = :g{i})"
+        )
+    txn = _sequencer_txn(db)
+    before = int(db.sql("SELECT count() FROM indicators").iat[0, 0])
+    db.execute("DROP TABLE IF EXISTS indicators__prune")
+    db.execute(
+        f"CREATE TABLE indicators__prune AS (SELECT * FROM indicators WHERE NOT ({' OR '.join(terms)})) "
+        "TIMESTAMP(timestamp) PARTITION BY DAY WAL",
+        params,
+    )
+    db.execute(f"ALTER TABLE indicators__prune DEDUP ENABLE UPSERT KEYS({', '.join(_INDICATOR_KEYS)})")
+    db.wait_until_visible("indicators__prune")
+    after = int(db.sql("SELECT count() FROM indicators__prune").iat[0, 0])
+    if _sequencer_txn(db) != txn or after != before - rows:
+        db.execute("DROP TABLE indicators__prune")
+        raise WriteError(
+            "indicators changed while prune copied it (a save ran meanwhile); nothing was removed. "
+            "Run prune again when no saves are running"
+        )
+    db.execute("RENAME TABLE indicators TO indicators__pruned")
+    db.execute("RENAME TABLE indicators__prune TO indicators")
+    db.execute("DROP TABLE indicators__pruned")
+    log.info("pruned indicators", extra={"rows": rows, "superseded": superseded, "orphans": orphans})
+    return result
+
+
+_INDICATOR_KEYS = ("timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation")
+
+
+def _sequencer_txn(db: Database) -> int:
+    frame = db.sql("SELECT sequencerTxn FROM wal_tables() WHERE name = 'indicators'")
+    return int(frame.iat[0, 0])
