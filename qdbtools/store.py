@@ -196,6 +196,8 @@ def to_rows(
             .reset_index()
             .melt(id_vars="timestamp", var_name="indicator_id", value_name="value")
         )
+    if "metadata" in rows.columns:
+        rows["metadata"] = rows["metadata"].map(_metadata_text)
     rows = prepare_frame(rows, at="timestamp", symbols=())
     ids = rows["indicator_id"]
     if pd.api.types.infer_dtype(ids, skipna=False) not in ("string", "empty") or (ids == "").any():
@@ -220,7 +222,8 @@ def to_rows(
     rows["indicator_name"] = (
         rows["indicator_name"] if "indicator_name" in rows.columns else rows["indicator_id"]
     )
-    rows["metadata"] = rows["metadata"].map(_metadata_text) if "metadata" in rows.columns else None
+    if "metadata" not in rows.columns:
+        rows["metadata"] = None
     rows = rows[list(ROW_COLUMNS)].astype({c: "object" for c in ("metadata", "indicator_name")})
     rows = rows.drop_duplicates(["timestamp", "indicator_type", "indicator_id", "value", "confidence"])
     clash = rows.duplicated(["timestamp", "indicator_type", "indicator_id"], keep=False).to_numpy()

@@ -1,0 +1,312 @@
+"""The indicator store against the real QuestDB: append, overwrite, history, prune, faults."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qdbtools.database import Database
+from qdbtools.exceptions import DatabaseUnavailableError, InvalidInputError
+from qdbtools.server import LocalServer
+
+
+def values(n: int = 500, *, seed: int = 0, start: str = "2024-03-01", scale: float = 1.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    index = pd.date_range(start, periods=n, freq="1min", tz="UTC", name="timestamp")
+    return pd.DataFrame(
+        {"RSI_14": 50 + 10 * rng.standard_normal(n) * scale, "EMA_12": 100 + rng.standard_normal(n).cumsum()},
+        index=index,
+    )
+
+
+def stored_rows(db, session_id, variant_id=None) -> int:
+    query = "SELECT count() FROM indicators WHERE session_id = :s"
+    params = {"s": session_id}
+    if variant_id:
+        query += " AND indicator_id = :i"
+        params["i"] = variant_id
+    return int(db.sql(query, params).iat[0, 0])
+
+
+def test_wide_frame_round_trips_exactly(qdb, unique_id):
+    frame = values()
+    frame.iloc[:13, 0] = np.nan  # warm-up is not stored
+    result = frame.qdb.save_indicators(session_id=unique_id, symbol="BTC_USDT")
+    assert result.rows == 500 + 487
+    back = qdb.load_indicators(unique_id, "BTC_USDT")
+    assert list(back.columns) == ["EMA_12", "RSI_14"]
+    pd.testing.assert_frame_equal(back[frame.columns], frame, check_freq=False)
+    assert str(back.index.tz) == "UTC"
+
+
+def test_long_frame_keeps_confidence_zero_metadata_and_provenance(qdb, unique_id):
+    long = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2024-03-01", periods=3, freq="1min", tz="UTC"),
+            "indicator_id": "RSI_14",
+            "value": [30.0, 50.0, 70.0],
+            "confidence": [0.0, 0.5, np.nan],
+            "metadata": [{"period": 14}, '{"src": "x"}', None],
+            "indicator_name": "Relative Strength Index",
+        }
+    )
+    qdb.save_indicators(
+        long, unique_id, "ETH", variant_type="momentum", scope="s", user_id="u", created_by="c"
+    )
+    back = qdb.load_indicators(unique_id, "ETH", "RSI_14", shape="long")
+    assert back["confidence"].tolist()[:2] == [0.0, 0.5] and np.isnan(back["confidence"].iloc[2])
+    assert back["metadata"].tolist()[:2] == ['{"period": 14}', '{"src": "x"}']
+    assert set(back["indicator_type"]) == {"momentum"} and set(back["created_by"]) == {"c"}
+    assert set(back["indicator_name"]) == {"Relative Strength Index"}
+
+
+def test_exact_variant_matching(qdb, unique_id):
+    frame = values().rename(columns={"EMA_12": "RSI_140"})
+    qdb.save_indicators(frame, unique_id, "X")
+    only = qdb.load_indicators(unique_id, "X", "RSI_14")
+    assert list(only.columns) == ["RSI_14"]
+    np.testing.assert_array_equal(only["RSI_14"].to_numpy(), frame["RSI_14"].to_numpy())
+    assert qdb.indicator_info(unique_id, "X", "RSI_14")["rows"] == 500
+
+
+def test_append_is_idempotent_and_replaces_values_at_existing_timestamps(qdb, unique_id):
+    frame = values()
+    qdb.save_indicators(frame, unique_id, "X")
+    qdb.save_indicators(frame, unique_id, "X")  # the same values again
+    assert stored_rows(qdb, unique_id) == 1000
+    update = frame.iloc[490:].copy() * 2
+    more = values(20, start="2024-03-01 08:20")  # continues after the last bar
+    qdb.save_indicators(pd.concat([update, more]), unique_id, "X")
+    back = qdb.load_indicators(unique_id, "X")
+    assert len(back) == 520
+    np.testing.assert_array_equal(back["RSI_14"].iloc[490:500].to_numpy(), update["RSI_14"].to_numpy())
+    np.testing.assert_array_equal(back["RSI_14"].iloc[:490].to_numpy(), frame["RSI_14"].iloc[:490].to_numpy())
+
+
+def test_overwrite_replaces_the_whole_set_and_keeps_history(qdb, unique_id):
+    old, new = values(500, seed=1), values(200, seed=2, start="2024-03-02")
+    first = qdb.save_indicators(old, unique_id, "X", mode="overwrite")
+    second = qdb.save_indicators(new[["RSI_14"]], unique_id, "X", mode="overwrite")
+    assert second.generations["RSI_14"] != first.generations["RSI_14"]
+    back = qdb.load_indicators(unique_id, "X")
+    pd.testing.assert_frame_equal(back[["RSI_14"]].dropna(), new[["RSI_14"]], check_freq=False)
+    assert len(back["EMA_12"].dropna()) == 500  # other variants are untouched
+    history = qdb.indicator_history(unique_id, "X", "RSI_14")
+    assert history["mode"].tolist() == ["overwrite", "overwrite"]
+    earlier = qdb.load_indicators(
+        unique_id, "X", "RSI_14", as_of=pd.Timestamp(history["committed_at"].iloc[0], tz="UTC")
+    )
+    pd.testing.assert_frame_equal(earlier, old[["RSI_14"]], check_freq=False)
+
+
+def test_limit_start_end_and_variant_types(qdb, unique_id):
+    frame = values()
+    qdb.save_indicators(frame, unique_id, "X", variant_type="momentum")
+    qdb.save_indicators(frame * 0 + 1, unique_id, "X", variant_type="general")
+    with pytest.raises(InvalidInputError, match="several variant types; pass variant_type="):
+        qdb.load_indicators(unique_id, "X", "RSI_14")
+    momentum = qdb.load_indicators(unique_id, "X", "RSI_14", variant_type="momentum", limit=-5)
+    np.testing.assert_array_equal(momentum["RSI_14"].to_numpy(), frame["RSI_14"].iloc[-5:].to_numpy())
+    window = qdb.load_indicators(
+        unique_id,
+        "X",
+        ["RSI_14"],
+        start="2024-03-01T01:00:00Z",
+        end="2024-03-01T02:00:00Z",
+        variant_type="general",
+    )
+    assert len(window) == 60 and (window["RSI_14"] == 1).all()
+    assert len(qdb.load_indicators(unique_id, "X", variant_type="general", limit=7)) == 7
+
+
+def test_nothing_stored_is_an_empty_frame_not_an_error(qdb, unique_id):
+    assert qdb.load_indicators(unique_id, "X").empty
+    assert qdb.load_indicators(unique_id, "X", shape="long").empty
+    info = qdb.indicator_info(unique_id, "X", "RSI_14")
+    assert info["exists"] is False and info["rows"] == 0
+    assert info["path"] == f"questdb://indicators/{unique_id}/X/RSI_14" and info["storage"] == "questdb"
+
+
+def test_info_and_listing(qdb, unique_id):
+    qdb.save_indicators(values(), unique_id, "X")
+    info = qdb.indicator_info(unique_id, "X", "EMA_12")
+    assert info["exists"] and info["rows"] == 500
+    assert info["first_timestamp"] == pd.Timestamp("2024-03-01", tz="UTC")
+    assert info["last_timestamp"] == pd.Timestamp("2024-03-01 08:19", tz="UTC")
+    assert info["table_disk_bytes"] > 0 and "estimate" in info["size_note"]
+    listing = qdb.list_indicators(unique_id)
+    assert listing[["indicator_id", "rows"]].to_dict("records") == [
+        {"indicator_id": "EMA_12", "rows": 500},
+        {"indicator_id": "RSI_14", "rows": 500},
+    ]
+
+
+def _bad_inputs():
+    frame = values(10)
+    naive = frame.tz_localize(None)
+    inf = frame.copy()
+    inf.iloc[3, 0] = np.inf
+    clash = pd.DataFrame(
+        {
+            "timestamp": [pd.Timestamp("2024-03-01", tz="UTC")] * 2,
+            "indicator_id": "RSI_14",
+            "value": [1.0, 2.0],
+        }
+    )
+    return [
+        ("naive index", naive, {}, "naive"),
+        ("inf value", inf, {}, "inf"),
+        ("two values at one time", clash, {}, "two different values for 'RSI_14'"),
+        ("bad mode", frame, {"mode": "upsert"}, "mode must be one of append, overwrite"),
+        ("empty symbol", frame, {"symbol": ""}, "symbol must be a non-empty string"),
+        ("not a frame", [1, 2], {}, "expected a DataFrame"),
+        ("no time index", frame.reset_index(drop=True), {}, "needs a DatetimeIndex"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("label", "frame", "kwargs", "fragment"), _bad_inputs(), ids=[c[0] for c in _bad_inputs()]
+)
+def test_bad_input_is_refused_and_writes_nothing(qdb, unique_id, label, frame, kwargs, fragment):
+    args = {"session_id": unique_id, "symbol": "X", **kwargs}
+    with pytest.raises(InvalidInputError) as info:
+        qdb.save_indicators(frame, args.pop("session_id"), args.pop("symbol"), **args)
+    assert fragment in str(info.value)
+    assert stored_rows(qdb, unique_id) == 0
+
+
+def test_bad_load_arguments(qdb, unique_id):
+    with pytest.raises(InvalidInputError, match="limit must be a non-zero integer"):
+        qdb.load_indicators(unique_id, "X", limit=0)
+    with pytest.raises(InvalidInputError, match="shape must be"):
+        qdb.load_indicators(unique_id, "X", shape="tall")
+
+
+# -- faults: an overwrite that fails midway leaves exactly the old set --------------------------------
+
+
+KILLED_CLIENT = textwrap.dedent(
+    """
+    import os, sys
+    import pandas as pd
+    import qdbtools
+    from qdbtools import store
+
+    def die(*args, **kwargs):
+        os._exit(17)  # the client dies after writing rows, before committing them
+
+    store._commit = die
+    db = qdbtools.connect(host="127.0.0.1", http_port=int(sys.argv[1]), pg_port=int(sys.argv[2]))
+    frame = pd.DataFrame({"RSI_14": [99.0] * 50},
+                         index=pd.date_range("2024-03-01", periods=50, freq="1min", tz="UTC"))
+    db.save_indicators(frame, sys.argv[3], "X", mode="overwrite")
+    """
+)
+
+
+def test_client_killed_midway_leaves_the_old_set_and_prune_clears_the_orphan(qdb, unique_id):
+    old = values(100)
+    qdb.save_indicators(old, unique_id, "X", mode="overwrite")
+    settings = qdb.settings
+    run = subprocess.run(
+        [sys.executable, "-c", KILLED_CLIENT, str(settings.http_port), str(settings.pg_port), unique_id],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 17, run.stderr
+    qdb.wait_until_visible("indicators")
+    assert stored_rows(qdb, unique_id, "RSI_14") == 150  # the orphan rows are there ...
+    back = qdb.load_indicators(unique_id, "X")
+    pd.testing.assert_frame_equal(back[old.columns], old, check_freq=False)  # ... and invisible
+    plan = qdb.prune(unique_id, orphan_grace=0, dry_run=True)
+    assert (plan.orphan_generations, plan.rows_removed) == (1, 50)
+    qdb.prune(unique_id, orphan_grace=0)
+    assert stored_rows(qdb, unique_id, "RSI_14") == 100
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X")[old.columns], old, check_freq=False)
+
+
+def test_server_stopped_midway_leaves_the_old_set(qdb_server_factory, monkeypatch):
+    from qdbtools import store
+
+    server = qdb_server_factory()
+    db = Database(server.settings, server=server)
+    db.migrate()
+    old = values(100)
+    db.save_indicators(old, "s", "X", mode="overwrite")
+    real_commit = store._commit
+
+    def stop_then_commit(*args, **kwargs):
+        server.stop()  # rows are written; the server goes away before the commit
+        return real_commit(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_commit", stop_then_commit)
+    with pytest.raises(DatabaseUnavailableError):
+        db.save_indicators(values(100, seed=9), "s", "X", mode="overwrite")
+    monkeypatch.setattr(store, "_commit", real_commit)
+    restarted = LocalServer(server.root, ports=server.ports, heap="384m").start()
+    try:
+        db.close()
+        again = Database(restarted.settings)
+        pd.testing.assert_frame_equal(again.load_indicators("s", "X")[old.columns], old, check_freq=False)
+        again.close()
+    finally:
+        restarted.stop()
+
+
+# -- concurrency -------------------------------------------------------------------------------------
+
+
+def _save_in_process(args: tuple[int, int, str, str, str, str, int]) -> int:
+    http_port, pg_port, session_id, symbol, variant, mode, seed = args
+    db = Database(qdbtools_settings(http_port, pg_port))
+    frame = values(300, seed=seed)[["RSI_14"]].rename(columns={"RSI_14": variant})
+    return db.save_indicators(frame, session_id, symbol, mode=mode).rows
+
+
+def qdbtools_settings(http_port: int, pg_port: int):
+    from qdbtools.config import Settings
+
+    return Settings(http_port=http_port, pg_port=pg_port)
+
+
+def test_saves_from_several_processes_do_not_interfere(qdb, unique_id):
+    ports = (qdb.settings.http_port, qdb.settings.pg_port)
+    jobs = [(*ports, unique_id, f"SYM{i % 2}", f"V_{i}", "overwrite", i) for i in range(6)]
+    with ProcessPoolExecutor(3) as pool:
+        assert list(pool.map(_save_in_process, jobs)) == [300] * 6
+    for _, _, _, symbol, variant, _, seed in jobs:
+        back = qdb.load_indicators(unique_id, symbol, variant)
+        expected = values(300, seed=seed)["RSI_14"].to_numpy()
+        np.testing.assert_array_equal(back[variant].to_numpy(), expected)
+
+
+def test_concurrent_overwrites_of_one_key_end_with_one_complete_set(qdb, unique_id):
+    ports = (qdb.settings.http_port, qdb.settings.pg_port)
+    jobs = [(*ports, unique_id, "X", "RSI_14", "overwrite", seed) for seed in (101, 202, 303, 404)]
+    with ProcessPoolExecutor(4) as pool:
+        list(pool.map(_save_in_process, jobs))
+    back = qdb.load_indicators(unique_id, "X", "RSI_14")["RSI_14"].to_numpy()
+    candidates = [values(300, seed=seed)["RSI_14"].to_numpy() for seed in (101, 202, 303, 404)]
+    assert sum(np.array_equal(back, c) for c in candidates) == 1
+    winner = qdb.indicator_history(unique_id, "X", "RSI_14").iloc[-1]
+    assert qdb.indicator_info(unique_id, "X", "RSI_14")["generation"] == winner["generation"]
+
+
+def test_prune_keeps_current_and_requested_history(qdb, unique_id):
+    for seed in range(3):
+        qdb.save_indicators(values(50, seed=seed), unique_id, "X", mode="overwrite")
+    current = qdb.load_indicators(unique_id, "X")
+    result = qdb.prune(unique_id, keep_history=1)
+    assert result.superseded_generations == 2 and result.rows_removed == 100  # oldest, both variants
+    assert stored_rows(qdb, unique_id) == 200
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X"), current)
+    assert qdb.prune(unique_id).rows_removed == 100
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X"), current)
+    assert qdb.prune(unique_id).rows_removed == 0
