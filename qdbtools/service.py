@@ -1,0 +1,364 @@
+"""The original application's API: ``IndicatorPersistenceService`` and ``IndicatorValue``.
+
+A drop-in replacement for the CSV-based service of the trading system (see
+``../shared/seed/NOTES.md``, Task 1), built on :mod:`qdbtools.store`.
+
+Log events (through the given ``logger`` as ``logger.info(event, context_dict)``, or the
+``qdbtools.service`` logging logger with the context in ``extra``):
+
+``indicator_persistence.saved_to_questdb`` / ``indicator_persistence.saved_to_csv``
+    session_id, symbol, variant_id, variant_type, mode, count (and generation).
+``indicator_persistence.save_failed`` / ``indicator_persistence.load_failed`` /
+``indicator_persistence.get_file_info_failed``
+    the ids, error, error_type; the error is re-raised.
+``indicator_persistence.loaded_from_questdb`` / ``indicator_persistence.loaded_from_csv``
+    the ids and count.
+
+Events published on ``event_bus`` (when given; ``publish(name, payload)``, sync or async):
+``indicator_values.saved`` with the same payload as the log line, and
+``indicator_values.save_failed`` with the ids and the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from qdbtools.exceptions import InvalidInputError
+
+if TYPE_CHECKING:
+    from qdbtools.database import Database
+
+__all__ = ["IndicatorPersistenceService", "IndicatorValue"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndicatorValue:
+    """One indicator value, as the trading system passes it around.
+
+    ``timestamp`` is seconds since the Unix epoch in UTC (microsecond precision is kept).
+    ``confidence`` of 0.0 stays 0.0; None means none was given. ``metadata`` is a dict that
+    round-trips through JSON.
+    """
+
+    timestamp: float
+    value: float
+    confidence: float | None = None
+    indicator_id: str | None = None
+    indicator_type: str | None = None
+    indicator_name: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    scope: str | None = None
+    user_id: str | None = None
+    created_by: str | None = None
+
+
+def values_to_frame(values: Sequence[IndicatorValue], variant_id: str, variant_type: str) -> pd.DataFrame:
+    """Column-wise conversion of ``IndicatorValue`` objects into a long frame."""
+    if not all(isinstance(v, IndicatorValue) for v in values):
+        raise InvalidInputError("indicator_values must be a list of IndicatorValue")
+    seconds = np.array([v.timestamp for v in values], dtype="float64")
+    if not np.isfinite(seconds).all():
+        raise InvalidInputError("every IndicatorValue.timestamp must be a finite number of epoch seconds")
+    micros = np.round(seconds * 1e6).astype("int64")
+    return pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(micros, unit="us", utc=True),
+            "indicator_id": variant_id,
+            "indicator_type": variant_type,
+            "value": np.array([v.value for v in values], dtype="float64"),
+            "confidence": np.array(
+                [np.nan if v.confidence is None else v.confidence for v in values], "float64"
+            ),
+            "indicator_name": [v.indicator_name or variant_id for v in values],
+            "metadata": [json.dumps(v.metadata, sort_keys=True) if v.metadata else None for v in values],
+            "scope": [v.scope for v in values],
+            "user_id": [v.user_id for v in values],
+            "created_by": [v.created_by for v in values],
+        }
+    )
+
+
+def frame_to_values(frame: pd.DataFrame) -> list[IndicatorValue]:
+    """The inverse of :func:`values_to_frame` (``frame`` indexed or columned by timestamp)."""
+    if "timestamp" in frame.columns:
+        frame = frame.set_index("timestamp")
+    seconds = pd.DatetimeIndex(frame.index).as_unit("us").asi8 / 1e6
+    records = frame.to_dict("records")
+
+    def text(value: Any) -> str | None:
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+    result = []
+    for ts, row in zip(seconds.tolist(), records, strict=True):
+        metadata = text(row.get("metadata"))
+        confidence = row.get("confidence")
+        result.append(
+            IndicatorValue(
+                timestamp=ts,
+                value=float(row["value"]),
+                confidence=None if confidence is None or math.isnan(confidence) else float(confidence),
+                indicator_id=text(row.get("indicator_id")),
+                indicator_type=text(row.get("indicator_type")),
+                indicator_name=text(row.get("indicator_name")),
+                metadata=json.loads(metadata) if metadata else {},
+                scope=text(row.get("scope")),
+                user_id=text(row.get("user_id")),
+                created_by=text(row.get("created_by")),
+            )
+        )
+    return result
+
+
+class _StdlibEventLogger:
+    """``logger.info(event, context)`` on top of :mod:`logging`."""
+
+    def __getattr__(self, level: str) -> Any:
+        method = getattr(_log, level)
+        return lambda event, context=None: method(event, extra={"context": context or {}})
+
+
+class IndicatorPersistenceService:
+    """Save and load indicator values per (session, symbol, variant) – now in QuestDB.
+
+    Parameters
+    ----------
+    event_bus : object, optional
+        Anything with ``publish(event_name, payload)`` (sync or async); events are listed
+        in the module docstring.
+    logger : object, optional
+        The application's structured logger (``logger.info(event, dict)``); the stdlib
+        ``logging`` logger of this module when None.
+    questdb_provider : Database, optional
+        The database; the default database (:func:`qdbtools.get_default_database`),
+        created on first use, when None.
+    base_data_dir : str or path
+        Root of the legacy CSV layout, used when ``storage="csv"``.
+    storage : {"questdb", "csv"}
+        ``csv`` keeps the old per-variant CSV files readable and writable (rollback).
+
+    Examples
+    --------
+    >>> service = IndicatorPersistenceService(bus, logger, db)                # doctest: +SKIP
+    >>> await service.save_values("s1", "BTC_USDT", "RSI_14", values)         # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        event_bus: Any = None,
+        logger: Any = None,
+        questdb_provider: Database | None = None,
+        base_data_dir: str | Path = "data",
+        *,
+        storage: Literal["questdb", "csv"] = "questdb",
+    ) -> None:
+        if storage not in ("questdb", "csv"):
+            raise InvalidInputError(f"storage must be 'questdb' or 'csv', got {storage!r}")
+        self.event_bus = event_bus
+        self.logger = logger if logger is not None else _StdlibEventLogger()
+        self._db = questdb_provider
+        self.base_data_dir = Path(base_data_dir)
+        self.storage = storage
+        self._csv_lock = threading.RLock()
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            from qdbtools.session import get_default_database
+
+            self._db = get_default_database()
+        return self._db
+
+    # -- API ----------------------------------------------------------------------------
+
+    async def save_values(
+        self,
+        session_id: str,
+        symbol: str,
+        variant_id: str,
+        indicator_values: Sequence[IndicatorValue],
+        variant_type: str = "general",
+        mode: Literal["append", "overwrite"] = "append",
+    ) -> int:
+        """Store values of one variant; returns the number stored (NaN values are not stored)."""
+        context: dict[str, Any] = {
+            "session_id": session_id,
+            "symbol": symbol,
+            "variant_id": variant_id,
+            "variant_type": variant_type,
+            "mode": mode,
+        }
+        try:
+            frame = values_to_frame(indicator_values, variant_id, variant_type)
+            if self.storage == "csv":
+                count = await asyncio.to_thread(
+                    self._save_csv, frame, session_id, symbol, variant_id, variant_type, mode
+                )
+                event = "indicator_persistence.saved_to_csv"
+            else:
+                result = await asyncio.to_thread(
+                    self.db.save_indicators, frame, session_id, symbol, mode, variant_type=variant_type
+                )
+                count, context["generation"] = result.rows, result.generation
+                event = "indicator_persistence.saved_to_questdb"
+        except Exception as exc:
+            failure = {**context, "error": str(exc), "error_type": type(exc).__name__}
+            self.logger.error("indicator_persistence.save_failed", failure)
+            await self._publish("indicator_values.save_failed", failure)
+            raise
+        context["count"] = count
+        self.logger.info(event, context)
+        await self._publish("indicator_values.saved", {**context, "storage": self.storage})
+        return count
+
+    async def load_values(
+        self,
+        session_id: str,
+        symbol: str,
+        variant_id: str,
+        variant_type: str = "general",
+        limit: int | None = None,
+    ) -> list[IndicatorValue]:
+        """Values of one variant ordered by time; ``[]`` only when nothing is stored.
+
+        A database failure raises (it is logged as ``indicator_persistence.load_failed``).
+        """
+        context = {
+            "session_id": session_id,
+            "symbol": symbol,
+            "variant_id": variant_id,
+            "variant_type": variant_type,
+        }
+        try:
+            if self.storage == "csv":
+                frame = await asyncio.to_thread(self._load_csv, session_id, symbol, variant_id, variant_type)
+                if limit is not None:
+                    frame = frame.head(limit) if limit > 0 else frame.tail(-limit)
+            else:
+                frame = await asyncio.to_thread(
+                    self.db.load_indicators,
+                    session_id,
+                    symbol,
+                    variant_id,
+                    limit=limit,
+                    shape="long",
+                    variant_type=variant_type,
+                )
+        except Exception as exc:
+            self.logger.error(
+                "indicator_persistence.load_failed",
+                {**context, "error": str(exc), "error_type": type(exc).__name__},
+            )
+            raise
+        values = frame_to_values(frame)
+        self.logger.debug(
+            f"indicator_persistence.loaded_from_{self.storage}", {**context, "count": len(values)}
+        )
+        return values
+
+    async def get_file_info(
+        self, session_id: str, symbol: str, variant_id: str, variant_type: str = "general"
+    ) -> dict[str, Any]:
+        """The seed's keys: exists, path, rows, size, storage, session_id, symbol, variant_id.
+
+        For QuestDB, ``size`` is an estimate (``size_is_estimate`` is True and
+        ``size_note`` says how it is made); for CSV it is the file's real size.
+        """
+        ids = {
+            "session_id": session_id,
+            "symbol": symbol,
+            "variant_id": variant_id,
+            "variant_type": variant_type,
+        }
+        try:
+            if self.storage == "csv":
+                return await asyncio.to_thread(self._csv_info, **ids)
+            info = await asyncio.to_thread(
+                self.db.indicator_info, session_id, symbol, variant_id, variant_type=variant_type
+            )
+        except Exception as exc:
+            self.logger.error(
+                "indicator_persistence.get_file_info_failed",
+                {**ids, "error": str(exc), "error_type": type(exc).__name__},
+            )
+            raise
+        return {
+            **ids,
+            "exists": info["exists"],
+            "path": info["path"],
+            "rows": info["rows"],
+            "size": info["size_bytes_estimate"],
+            "size_is_estimate": True,
+            "size_note": info["size_note"],
+            "storage": "questdb",
+            "first_timestamp": info["first_timestamp"],
+            "last_timestamp": info["last_timestamp"],
+            "generation": info["generation"],
+        }
+
+    # -- helpers ------------------------------------------------------------------------
+
+    async def _publish(self, name: str, payload: dict[str, Any]) -> None:
+        if self.event_bus is None:
+            return
+        outcome = self.event_bus.publish(name, payload)
+        if inspect.isawaitable(outcome):
+            await outcome
+
+    def _csv_path(self, session_id: str, symbol: str, variant_id: str, variant_type: str) -> Path:
+        from qdbtools.legacy import indicator_path
+
+        return indicator_path(self.base_data_dir, session_id, symbol, variant_type, variant_id)
+
+    def _load_csv(self, session_id: str, symbol: str, variant_id: str, variant_type: str) -> pd.DataFrame:
+        from qdbtools.legacy import read_indicator_csv
+
+        path = self._csv_path(session_id, symbol, variant_id, variant_type)
+        with self._csv_lock:
+            if not path.exists():
+                return values_to_frame([], variant_id, variant_type)
+            return read_indicator_csv(path)
+
+    def _save_csv(
+        self, frame: pd.DataFrame, session_id: str, symbol: str, variant_id: str, variant_type: str, mode: str
+    ) -> int:
+        from qdbtools.legacy import write_indicator_csv
+
+        new = frame[frame["value"].notna()].drop_duplicates("timestamp", keep="last")
+        path = self._csv_path(session_id, symbol, variant_id, variant_type)
+        with self._csv_lock:
+            stored = new
+            if mode == "append" and path.exists():
+                merged = pd.concat([self._load_csv(session_id, symbol, variant_id, variant_type), new])
+                stored = merged.drop_duplicates("timestamp", keep="last")
+            write_indicator_csv(path, stored.sort_values("timestamp", kind="stable"))
+        return len(new)
+
+    def _csv_info(self, session_id: str, symbol: str, variant_id: str, variant_type: str) -> dict[str, Any]:
+        path = self._csv_path(session_id, symbol, variant_id, variant_type)
+        frame = self._load_csv(session_id, symbol, variant_id, variant_type)
+        return {
+            "session_id": session_id,
+            "symbol": symbol,
+            "variant_id": variant_id,
+            "variant_type": variant_type,
+            "exists": path.exists(),
+            "path": str(path),
+            "rows": len(frame),
+            "size": path.stat().st_size if path.exists() else 0,
+            "size_is_estimate": False,
+            "storage": "csv",
+        }

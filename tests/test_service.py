@@ -1,0 +1,154 @@
+"""The seed-compatible IndicatorPersistenceService against the real QuestDB (and CSV mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from qdbtools.config import Settings
+from qdbtools.database import Database
+from qdbtools.exceptions import DatabaseUnavailableError
+from qdbtools.server import free_ports
+from qdbtools.service import IndicatorPersistenceService, IndicatorValue
+
+
+class RecordingLogger:
+    def __init__(self):
+        self.events = []
+
+    def __getattr__(self, level):
+        return lambda event, context=None: self.events.append((level, event, context))
+
+
+class RecordingBus:
+    def __init__(self):
+        self.published = []
+
+    async def publish(self, name, payload):
+        self.published.append((name, payload))
+
+
+def make_values(n: int, *, start: float = 1_709_251_200.0, offset: float = 0.0) -> list[IndicatorValue]:
+    return [
+        IndicatorValue(
+            timestamp=start + 60 * i + 0.123456,
+            value=50.0 + i + offset,
+            confidence=0.0 if i % 3 == 0 else 0.9,
+            indicator_type="momentum",
+            indicator_name="Relative Strength Index",
+            metadata={"period": 14, "note": 'zażółć "q", i=' + str(i)},
+            scope="scope-a",
+            user_id="u1" if i % 2 else None,
+            created_by="engine",
+        )
+        for i in range(n)
+    ]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_save_100_values_and_load_them_back(qdb, unique_id):
+    logger, bus = RecordingLogger(), RecordingBus()
+    service = IndicatorPersistenceService(bus, logger, questdb_provider=qdb)
+    values = make_values(100)
+    assert run(service.save_values(unique_id, "BTC_USDT", "RSI_14", values, variant_type="momentum")) == 100
+    loaded = run(service.load_values(unique_id, "BTC_USDT", "RSI_14", variant_type="momentum"))
+    assert len(loaded) == 100
+    for original, back in zip(values, loaded, strict=True):
+        assert back.timestamp == pytest.approx(original.timestamp, abs=1e-6)
+        assert back.value == original.value and back.confidence == original.confidence
+        assert back.metadata == original.metadata
+        assert (back.scope, back.user_id, back.created_by) == (
+            original.scope,
+            original.user_id,
+            original.created_by,
+        )
+        assert (back.indicator_id, back.indicator_type) == ("RSI_14", "momentum")
+    assert loaded[0].confidence == 0.0  # not None
+    saved = [e for e in logger.events if e[1] == "indicator_persistence.saved_to_questdb"]
+    assert saved and saved[0][2]["count"] == 100 and saved[0][2]["variant_id"] == "RSI_14"
+    assert bus.published[0][0] == "indicator_values.saved" and bus.published[0][1]["count"] == 100
+
+
+def test_load_limit_and_exact_variant(qdb, unique_id):
+    service = IndicatorPersistenceService(None, None, questdb_provider=qdb)
+    run(service.save_values(unique_id, "X", "RSI_14", make_values(10)))
+    run(service.save_values(unique_id, "X", "RSI_140", make_values(10, offset=1000)))
+    first = run(service.load_values(unique_id, "X", "RSI_14", limit=3))
+    assert [v.value for v in first] == [50.0, 51.0, 52.0]
+    assert run(service.load_values(unique_id, "X", "RSI_1")) == []
+
+
+def test_overwrite_replaces_and_file_info_reports_it(qdb, unique_id):
+    service = IndicatorPersistenceService(None, None, questdb_provider=qdb)
+    run(service.save_values(unique_id, "X", "EMA_12", make_values(50)))
+    run(service.save_values(unique_id, "X", "EMA_12", make_values(5, offset=7), mode="overwrite"))
+    assert [v.value for v in run(service.load_values(unique_id, "X", "EMA_12"))] == [
+        57.0,
+        58.0,
+        59.0,
+        60.0,
+        61.0,
+    ]
+    info = run(service.get_file_info(unique_id, "X", "EMA_12"))
+    assert info["exists"] is True and info["rows"] == 5 and info["storage"] == "questdb"
+    assert info["path"] == f"questdb://indicators/{unique_id}/X/EMA_12"
+    assert info["size_is_estimate"] is True and "estimate" in info["size_note"]
+    missing = run(service.get_file_info(unique_id, "X", "NOPE_1"))
+    assert missing["exists"] is False and missing["rows"] == 0
+
+
+def test_outage_raises_instead_of_returning_empty(unique_id, caplog):
+    (port,) = free_ports(1)
+    down = Database(Settings(http_port=port, pg_port=port, connect_timeout=2, request_timeout=5))
+    logger, bus = RecordingLogger(), RecordingBus()
+    service = IndicatorPersistenceService(bus, logger, questdb_provider=down)
+    with pytest.raises(DatabaseUnavailableError):
+        run(service.load_values(unique_id, "X", "RSI_14"))
+    with pytest.raises(DatabaseUnavailableError):
+        run(service.save_values(unique_id, "X", "RSI_14", make_values(3)))
+    events = [e[1] for e in logger.events]
+    assert "indicator_persistence.load_failed" in events and "indicator_persistence.save_failed" in events
+    assert bus.published[-1][0] == "indicator_values.save_failed"
+
+
+def test_default_logger_uses_stdlib_logging(qdb, unique_id, caplog):
+    service = IndicatorPersistenceService(questdb_provider=qdb)
+    with caplog.at_level(logging.INFO, logger="qdbtools.service"):
+        run(service.save_values(unique_id, "X", "RSI_14", make_values(2)))
+    record = next(r for r in caplog.records if r.getMessage() == "indicator_persistence.saved_to_questdb")
+    assert record.context["count"] == 2
+
+
+def test_default_database_is_used_when_no_provider_is_given(qdb, unique_id):
+    service = IndicatorPersistenceService()
+    run(service.save_values(unique_id, "X", "RSI_14", make_values(4)))
+    assert len(run(service.load_values(unique_id, "X", "RSI_14"))) == 4
+    assert service.db is qdb
+
+
+def test_csv_mode_keeps_the_legacy_layout(tmp_path, unique_id):
+    service = IndicatorPersistenceService(base_data_dir=tmp_path, storage="csv")
+    values = make_values(20)
+    run(service.save_values(unique_id, "BTC_USDT", "RSI_14", values, variant_type="momentum"))
+    run(
+        service.save_values(
+            unique_id,
+            "BTC_USDT",
+            "RSI_14",
+            make_values(5, start=values[-1].timestamp + 60),
+            variant_type="momentum",
+        )
+    )
+    path = tmp_path / unique_id / "BTC_USDT" / "indicators" / "momentum_RSI_14.csv"
+    assert path.exists()
+    loaded = run(service.load_values(unique_id, "BTC_USDT", "RSI_14", variant_type="momentum"))
+    assert len(loaded) == 25
+    assert [v.confidence for v in loaded[:3]] == [0.0, 0.9, 0.9]
+    assert loaded[1].metadata == values[1].metadata
+    info = run(service.get_file_info(unique_id, "BTC_USDT", "RSI_14", variant_type="momentum"))
+    assert info["rows"] == 25 and info["size"] == path.stat().st_size and info["size_is_estimate"] is False
