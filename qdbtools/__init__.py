@@ -11,6 +11,7 @@ Start here:
 import qdbtools.accessor  # noqa: F401  (registers the df.qdb accessor)
 from qdbtools.config import Settings
 from qdbtools.database import Database
+from qdbtools.engine import EngineRun, OfflineIndicatorEngine
 from qdbtools.exceptions import (
     ConfigError,
     DatabaseError,
@@ -33,6 +34,7 @@ from qdbtools.exceptions import (
 from qdbtools.io.writer import WriteResult
 from qdbtools.server import QUESTDB_VERSION, LocalServer, ServerPorts
 from qdbtools.session import connect, get_default_database, local_server
+from qdbtools.store import PruneResult, SaveResult
 
 __version__ = "0.1.0"
 
@@ -42,6 +44,7 @@ __all__ = [
     "Database",
     "DatabaseError",
     "DatabaseUnavailableError",
+    "EngineRun",
     "InvalidInputError",
     "InvalidVariantError",
     "JarNotFoundError",
@@ -50,8 +53,11 @@ __all__ = [
     "MigrationError",
     "MissingColumnsError",
     "NoDataError",
+    "OfflineIndicatorEngine",
+    "PruneResult",
     "QdbToolsError",
     "QueryError",
+    "SaveResult",
     "ServerError",
     "ServerPorts",
     "ServerStartError",

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import qdbtools
 from qdbtools.exceptions import QdbToolsError
@@ -71,6 +72,27 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_connection_options(migrate)
 
+    migrate_csv = commands.add_parser(
+        "migrate-csv",
+        help="import the legacy CSV tree into QuestDB and verify every file",
+        description="Walk DATA_DIR/{session}/{symbol}/indicators/*.csv and DATA_DIR/{session}/prices.csv, "
+        "import them, and verify each file by row count and content checksum. Reruns skip what is "
+        "already migrated.",
+    )
+    migrate_csv.add_argument(
+        "data_dir", type=Path, metavar="DATA_DIR", help="the old system's data/ directory"
+    )
+    migrate_csv.add_argument("--dry-run", action="store_true", help="check every file, write nothing")
+    migrate_csv.add_argument("--backup", type=Path, metavar="DIR", help="copy the tree to DIR first")
+    migrate_csv.add_argument(
+        "--report",
+        type=Path,
+        default=Path("csv-migration-report.json"),
+        help="where to write the JSON report (default: %(default)s)",
+    )
+    migrate_csv.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_connection_options(migrate_csv)
+
     demo = commands.add_parser(
         "demo",
         help="start or reuse the managed QuestDB, migrate, and show what is there",
@@ -134,6 +156,39 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate_csv(args: argparse.Namespace) -> int:
+    from qdbtools.legacy.migrate import migrate_csv
+
+    db = None if args.dry_run else _connect(args)
+    run = migrate_csv(
+        db,
+        args.data_dir,
+        dry_run=args.dry_run,
+        backup=args.backup,
+        report=args.report,
+        progress=not args.no_progress,
+    )
+    print_migration_report(run)
+    print(f"report: {args.report}")
+    return 0 if run.ok else 2
+
+
+def print_migration_report(run: Any) -> None:
+    """The summary table of a CSV migration, then every file that was not verified."""
+    summary = run.summary
+    columns = [
+        ("files", "files"), ("rows", "rows"), ("verified", "verified"), ("already", "already migrated"),
+        ("mismatched", "mismatched"), ("skipped", "skipped"), ("failed", "failed"),
+    ]
+    print(" ".join(f"{title:>10}" for title, _ in columns))
+    print(" ".join(f"{summary[key]:>10}" for _, key in columns))
+    if run.dry_run:
+        print(f"dry run: {summary['would import']} files would be imported")
+    for result in run.files:
+        if result.status in ("mismatched", "skipped", "failed"):
+            print(f"  {result.status:<10} {result.path}: {result.reason}")
+
+
 def _demo(args: argparse.Namespace) -> int:
     with _connect(args) as db:
         report = db.migrate()
@@ -158,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    handlers = {"server": _server, "migrate": _migrate, "demo": _demo}
+    handlers = {"server": _server, "migrate": _migrate, "migrate-csv": _migrate_csv, "demo": _demo}
     try:
         return handlers[args.command](args)
     except QdbToolsError as exc:

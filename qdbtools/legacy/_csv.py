@@ -14,12 +14,14 @@ import logging
 import os
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from qdbtools.exceptions import InvalidInputError, MissingColumnsError
 
@@ -28,8 +30,8 @@ logger = logging.getLogger(__name__)
 MICROS_PER_SECOND = 1_000_000
 # Epoch seconds as the old system wrote them (``1709251200.0``, ``1709251200.123456``): parsed
 # from the decimal text itself, never through a float. 12 integer digits keep micros in int64.
-_DECIMAL_SECONDS = r"^([+-]?)(\d{1,12})(?:\.(\d*))?$"
-# What Python's float() accepts, minus underscores and surrounding junk.
+_DECIMAL_SECONDS = r"^(?P<sign>[+-]?)(?P<whole>\d{1,12})(?:\.(?P<fraction>\d*))?$"
+# What Python's float() accepts, minus underscores (RE2 syntax: \d is ASCII only).
 _FLOAT_TEXT = r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)"
 _FINITE_TEXT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 # QUOTE_MINIMAL of the csv module, plus "\r": csv.writer with lineterminator="\n" leaves a lone
@@ -52,6 +54,7 @@ class CsvTable:
         #: index in ``records`` (0 = header) of each data row
         self._record_of_row = np.flatnonzero(lengths[1:] > 0) + 1
         self._starts: list[int] | None = None
+        self._problem: tuple[int, str] | None = None
         blank = len(records) - 1 - len(self._record_of_row)
         if blank:
             logger.debug("%s: ignoring %d blank line(s)", path, blank, extra={"path": str(path)})
@@ -63,10 +66,13 @@ class CsvTable:
                 f"{len(header)} (a truncated or damaged row?)"
             )
         rows = list(filter(None, records[1:]))
-        if rows:
-            self.frame = pd.DataFrame(rows, columns=header, dtype=object)
-        else:
-            self.frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in header})
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(header)
+        self.frame = pd.DataFrame(
+            {
+                name: pd.Series(np.array(values, dtype=object), dtype=object)
+                for name, values in zip(header, columns, strict=True)
+            }
+        )
 
     def _record_line(self, record: int) -> int:
         if self._starts is None:
@@ -80,6 +86,16 @@ class CsvTable:
     def fail(self, row: int, message: str) -> NoReturn:
         """Raise :class:`InvalidInputError` naming the file and the line of data row ``row``."""
         raise InvalidInputError(f"{self.path}: line {self.line(row)}: {message}")
+
+    def report(self, row: int, message: str) -> None:
+        """Note a problem of data row ``row``; :meth:`check` raises the earliest one noted."""
+        if self._problem is None or row < self._problem[0]:
+            self._problem = (row, message)
+
+    def check(self) -> None:
+        """Raise the problem of the earliest row noted by :meth:`report`, if any."""
+        if self._problem is not None:
+            self.fail(*self._problem)
 
 
 def record_start_lines(text: str) -> tuple[list[int], int | None]:
@@ -177,67 +193,76 @@ def first_row(mask: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
+def _arrow_text(table: CsvTable, column: str) -> pa.StringArray:
+    """A text column as an Arrow string array, surrounding whitespace removed."""
+    return pc.utf8_trim_whitespace(pa.array(table.frame[column].to_numpy(dtype=object), type=pa.string()))
+
+
+def _numpy(array: pa.Array, fill: object) -> np.ndarray:
+    return pc.fill_null(array, fill).to_numpy(zero_copy_only=False)
+
+
 def parse_epoch_micros(table: CsvTable, column: str) -> np.ndarray:
     """Epoch seconds text → int64 microseconds, exactly (decimal digits, not float arithmetic).
 
     More than 6 decimals round to the nearest microsecond (ties to even). Exponent notation
-    (``1.7092512e9``) falls back to ``round(float(text) * 1e6)``.
+    (``1.7092512e9``) falls back to ``round(float(text) * 1e6)``. Problems are reported to
+    ``table`` (see :meth:`CsvTable.report`); their rows hold 0.
     """
-    text = table.frame[column].str.strip()
-    parts = text.str.extract(_DECIMAL_SECONDS)
-    decimal = parts[1].notna().to_numpy(dtype=bool)
-    micros = np.zeros(len(text), dtype=np.int64)
-    if decimal.any():
-        whole = parts.loc[decimal, 1].astype(np.int64).to_numpy()
-        fraction = parts.loc[decimal, 2].fillna("")
-        head = fraction.str[:6].str.ljust(6, "0").astype(np.int64).to_numpy()
-        tail = fraction.str[6:]
-        first = tail.str[:1].to_numpy(dtype=object)
-        rest = (tail.str[1:].str.rstrip("0") != "").to_numpy(dtype=bool)
-        exact = whole * MICROS_PER_SECOND + head
-        up = (first > "5") | ((first == "5") & (rest | (exact % 2 == 1)))
-        exact += up.astype(np.int64)
-        micros[decimal] = np.where(parts.loc[decimal, 0].to_numpy(dtype=object) == "-", -exact, exact)
+    text = _arrow_text(table, column)
+    parts = pc.extract_regex(text, _DECIMAL_SECONDS)
+    decimal = _numpy(parts.is_valid(), False).astype(bool)
+    whole = _numpy(pc.cast(pc.struct_field(parts, "whole"), pa.int64()), 0).astype(np.int64)
+    fraction = pc.struct_field(parts, "fraction")
+    head = pc.cast(pc.utf8_rpad(pc.utf8_slice_codeunits(fraction, 0, 6), 6, "0"), pa.int64())
+    tail = pc.utf8_slice_codeunits(fraction, 6)
+    first = pc.utf8_slice_codeunits(tail, 0, 1)
+    beyond_half = _numpy(pc.greater(first, "5"), False).astype(bool)
+    half = _numpy(pc.equal(first, "5"), False).astype(bool)
+    rest = _numpy(pc.greater(pc.utf8_length(pc.utf8_rtrim(pc.utf8_slice_codeunits(tail, 1), "0")), 0), False)
+    exact = whole * MICROS_PER_SECOND + _numpy(head, 0).astype(np.int64)
+    exact += beyond_half | (half & (rest.astype(bool) | (exact % 2 == 1)))
+    negative = _numpy(pc.equal(pc.struct_field(parts, "sign"), "-"), False).astype(bool)
+    micros = np.where(negative, -exact, exact)
+    if decimal.all():
+        return micros
     other = ~decimal
-    if other.any():
-        candidates = text[other]
-        syntax = candidates.str.fullmatch(_FINITE_TEXT).to_numpy(dtype=bool)
-        seconds = np.full(len(candidates), np.nan)
-        seconds[syntax] = candidates[syntax].to_numpy(dtype=object).astype(np.float64)
-        usable = np.isfinite(seconds) & (np.abs(seconds) < 9.2e12)
-        micros[other] = np.where(usable, np.rint(np.where(usable, seconds, 0.0) * 1e6), 0).astype(np.int64)
-        bad = np.zeros(len(text), dtype=bool)
-        bad[other] = ~usable
-        row = first_row(bad)
-        if row is not None:
-            table.fail(
-                row,
-                f"{column} {table.frame[column].iloc[row]!r} is not epoch seconds "
-                "(a number such as 1709251200.0 or 1709251200.123456)",
-            )
+    finite = _numpy(pc.match_substring_regex(text, f"^{_FINITE_TEXT}$"), False).astype(bool) & other
+    seconds = _numpy(pc.cast(pc.if_else(pa.array(finite), text, None), pa.float64()), np.nan)
+    usable = finite & np.isfinite(seconds) & (np.abs(seconds) < 9.2e12)
+    micros[usable] = np.rint(seconds[usable] * 1e6).astype(np.int64)
+    micros[other & ~usable] = 0
+    row = first_row(other & ~usable)
+    if row is not None:
+        table.report(
+            row,
+            f"{column} {table.frame[column].iloc[row]!r} is not epoch seconds "
+            "(a number such as 1709251200.0 or 1709251200.123456)",
+        )
     return micros
 
 
 def parse_floats(table: CsvTable, column: str, *, allow_empty: bool, finite: bool) -> np.ndarray:
-    """Float text → float64, exactly as Python's ``float`` reads it.
+    """Float text → float64, exactly as Python's ``float`` reads it (correctly rounded).
 
-    Empty text is NaN when ``allow_empty``, else an error; ``nan``/``inf`` are accepted unless
-    ``finite``.
+    Empty text is NaN when ``allow_empty``, else a problem; ``nan``/``inf`` are accepted unless
+    ``finite``. Problems are reported to ``table``; their rows hold NaN.
     """
-    text = table.frame[column].str.strip()
-    empty = (text == "").to_numpy(dtype=bool)
-    syntax = text.str.fullmatch(_FLOAT_TEXT, case=False).to_numpy(dtype=bool)
-    values = np.full(len(text), np.nan)
-    values[syntax] = text[syntax].to_numpy(dtype=object).astype(np.float64)
+    text = _arrow_text(table, column)
+    syntax = _numpy(pc.match_substring_regex(text, f"^(?:{_FLOAT_TEXT})$", ignore_case=True), False)
+    syntax = syntax.astype(bool)
+    empty = _numpy(pc.equal(pc.utf8_length(text), 0), False).astype(bool)
+    values = _numpy(pc.cast(pc.if_else(pa.array(syntax), text, None), pa.float64()), np.nan)
+    values = values.astype(np.float64)
     row = first_row(~syntax & ~(empty & allow_empty))
     if row is not None:
         raw = table.frame[column].iloc[row]
         problem = "is empty" if empty[row] else f"{raw!r} is not a number"
-        table.fail(row, f"{column} {problem}")
+        table.report(row, f"{column} {problem}")
     if finite:
         row = first_row(syntax & ~np.isfinite(values))
         if row is not None:
-            table.fail(row, f"{column} {table.frame[column].iloc[row]!r} is not a finite number")
+            table.report(row, f"{column} {table.frame[column].iloc[row]!r} is not a finite number")
     return values
 
 
@@ -252,10 +277,10 @@ def json_object_problem(text: str) -> str | None:
     return None
 
 
-def first_bad_json(values: pd.Series) -> tuple[int, str] | None:
+def first_bad_json(values: pd.Series | np.ndarray) -> tuple[int, str] | None:
     """First position (and reason) whose non-empty text is not a JSON object; each distinct text
     is parsed once."""
-    texts = values.to_numpy(dtype=object)
+    texts = np.asarray(values, dtype=object)
     present = pd.notna(texts) & (texts != "")
     problems = {text: why for text in pd.unique(texts[present]) if (why := json_object_problem(text))}
     if not problems:
@@ -272,39 +297,47 @@ def text_or_none(values: pd.Series) -> pd.Series:
     return pd.Series(array, dtype=object)
 
 
-def format_epoch(micros: np.ndarray) -> pd.Series:
+def text_array(values: np.ndarray | pd.Series) -> pa.StringArray:
+    """Text (``str`` objects, no missing values) as an Arrow string array."""
+    return pa.array(np.asarray(values, dtype=object), type=pa.string())
+
+
+def format_epoch(micros: np.ndarray) -> pa.StringArray:
     """int64 microseconds → epoch seconds text like the old system's: ``1709251200.0``,
     ``1709251200.5``, ``1709251200.123456`` (exact, trailing zeros dropped)."""
     magnitude = np.abs(micros)
-    whole = pd.Series(magnitude // MICROS_PER_SECOND).astype(str)
-    fraction = pd.Series(magnitude % MICROS_PER_SECOND).astype(str).str.zfill(6).str.rstrip("0")
-    fraction = fraction.mask(fraction == "", "0")
-    sign = pd.Series(np.where(micros < 0, "-", ""))
-    return (sign + whole + "." + fraction).astype(object)
+    whole = pc.cast(pa.array(magnitude // MICROS_PER_SECOND), pa.string())
+    digits = pc.cast(pa.array(magnitude % MICROS_PER_SECOND), pa.string())
+    fraction = pc.utf8_rtrim(pc.utf8_lpad(digits, 6, "0"), "0")
+    fraction = pc.if_else(pc.equal(pc.utf8_length(fraction), 0), "0", fraction)
+    sign = pa.array(np.where(micros < 0, "-", ""), type=pa.string())
+    return pc.binary_join_element_wise(sign, whole, ".", fraction, "")
 
 
-def format_floats(values: np.ndarray, *, nan_as: str) -> pd.Series:
+def format_floats(values: np.ndarray, *, nan_as: str) -> pa.StringArray:
     """float64 → shortest text that reads back to the same float (Python ``repr``: ``0.1``,
     ``1e-300``, ``-0.0``); NaN → ``nan_as``."""
-    text = pd.Series(np.asarray(values, dtype=np.float64).astype(str), dtype=object)
-    return text.mask(np.isnan(values), nan_as)
+    floats = np.asarray(values, dtype=np.float64)
+    text = pa.array(floats.astype(str), type=pa.string())
+    return pc.if_else(pa.array(np.isnan(floats)), nan_as, text)
 
 
-def quote(values: pd.Series) -> pd.Series:
-    """RFC 4180 quoting of a text column where needed (delimiter, quote, CR or LF inside)."""
-    needs = values.str.contains(_NEEDS_QUOTES, regex=True).to_numpy(dtype=bool)
-    if not needs.any():
+def quote(values: pa.StringArray) -> pa.StringArray:
+    """RFC 4180 quoting where needed (delimiter, quote, CR or LF inside)."""
+    needs = pc.match_substring_regex(values, _NEEDS_QUOTES)
+    if not pc.any(needs).as_py():
         return values
-    quoted = '"' + values.str.replace('"', '""', regex=False) + '"'
-    return values.mask(needs, quoted)
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(values, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, values)
 
 
-def csv_text(header: Sequence[str], columns: Iterable[pd.Series]) -> str:
-    """Header line plus one ``\\n``-terminated line per row from text columns (quoted here)."""
-    quoted = [quote(column.reset_index(drop=True)) for column in columns]
-    lines = quoted[0].str.cat(quoted[1:], sep=",") if len(quoted[0]) else pd.Series([], dtype=object)
-    body = "".join(lines + "\n") if len(lines) else ""
-    return ",".join(header) + "\n" + body
+def csv_text(header: Sequence[str], columns: Sequence[pa.StringArray]) -> str:
+    """Header line plus one ``\\n``-terminated line per row, from text columns (quoted here)."""
+    head = ",".join(header) + "\n"
+    if not len(columns[0]):
+        return head
+    lines = pc.binary_join_element_wise(*(quote(column) for column in columns), ",")
+    return head + "\n".join(lines.to_pylist()) + "\n"
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -17,6 +17,7 @@ Frames are "long": one row per timestamp, the columns of :data:`INDICATOR_COLUMN
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from qdbtools.checksum import values_checksum
 from qdbtools.exceptions import InvalidInputError, MissingColumnsError
@@ -489,6 +492,7 @@ def _check_duplicates(table: _csv.CsvTable, frame: pd.DataFrame) -> pd.DataFrame
                     f"({stamp.isoformat()}) repeats line {table.line(int(rows[0]))} with a different "
                     f"{', '.join(differ)}",
                 )
+        table.fail(int(rows[1]), f"timestamp {stamp.isoformat()} repeats line {table.line(int(rows[0]))}")
     keep = ~frame.duplicated().to_numpy(dtype=bool)
     logger.warning(
         "%s: dropped %d row(s) repeated exactly",
@@ -555,14 +559,15 @@ def read_indicator_csv(source: str | os.PathLike[str] | LegacyFile) -> pd.DataFr
     ):
         row = _csv.first_row((raw[column] != expected).to_numpy(dtype=bool))
         if row is not None:
-            table.fail(
+            table.report(
                 row,
                 f"{column} is {raw[column].iloc[row]!r} but the file name {path.name} says {part} "
                 f"{expected!r} (the file name is authoritative; fix or move the file)",
             )
     bad_json = _csv.first_bad_json(raw["metadata"])
     if bad_json is not None:
-        table.fail(bad_json[0], f"metadata {bad_json[1]}: {raw['metadata'].iloc[bad_json[0]]!r}")
+        table.report(bad_json[0], f"metadata {bad_json[1]}: {raw['metadata'].iloc[bad_json[0]]!r}")
+    table.check()
     frame = pd.DataFrame(
         {
             "timestamp": _utc_micros(micros),
@@ -580,19 +585,25 @@ def read_indicator_csv(source: str | os.PathLike[str] | LegacyFile) -> pd.DataFr
     return frame
 
 
-def _write_text_column(frame: pd.DataFrame, name: str, path: Path) -> pd.Series:
+def _write_text_column(frame: pd.DataFrame, name: str, path: Path) -> np.ndarray:
+    """A text column to write: object array of ``str``, missing → ``""``."""
     if name not in frame.columns:
-        return pd.Series("", index=range(len(frame)), dtype=object)
+        return np.full(len(frame), "", dtype=object)
     column = frame[name]
     kind = pd.api.types.infer_dtype(column, skipna=True)
     if kind not in ("string", "empty"):
         raise InvalidInputError(f"{path}: column {name!r} must hold text (str) or None, found {kind} values")
     array = column.to_numpy(dtype=object, copy=True)
     array[pd.isna(array)] = ""
-    text = pd.Series(array, dtype=object)
-    if text.str.contains("\x00", regex=False).any():
+    text = _csv.text_array(array)
+    if len(text) and pc.max(pc.utf8_length(text)).as_py() > csv.field_size_limit():
+        raise InvalidInputError(
+            f"{path}: column {name!r} holds text longer than csv.field_size_limit() "
+            f"({csv.field_size_limit()} characters); the file would not read back"
+        )
+    if pc.any(pc.match_substring(text, "\x00")).as_py():
         raise InvalidInputError(f"{path}: column {name!r} contains a NUL character, which CSV cannot hold")
-    return text
+    return array
 
 
 def _write_floats(frame: pd.DataFrame, name: str, path: Path) -> np.ndarray:
@@ -615,8 +626,7 @@ def _write_micros(frame: pd.DataFrame, path: Path) -> np.ndarray:
     index = pd.DatetimeIndex(column).tz_convert("UTC")
     if index.hasnans:
         raise InvalidInputError(f"{path}: timestamp has NaT at row {int(np.flatnonzero(index.isna())[0])}")
-    nanos = index.as_unit("ns").asi8
-    fine = np.flatnonzero(nanos % 1000)
+    fine = np.flatnonzero(index.asi8 % 1000) if index.unit == "ns" else np.array([], dtype=np.int64)
     if fine.size:
         raise InvalidInputError(
             f"{path}: timestamp {index[fine[0]]} (row {int(fine[0])}) is finer than a microsecond; "
@@ -695,11 +705,11 @@ def write_indicator_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> in
         "timestamp": _csv.format_epoch(micros[order]),
         "value": _csv.format_floats(values[order], nan_as="nan"),
         "confidence": _csv.format_floats(confidence[order], nan_as=""),
-        "indicator_id": pd.Series([variant_id] * count, dtype=object),
-        "indicator_type": pd.Series([variant_type] * count, dtype=object),
-        **{name: text.iloc[order] for name, text in texts.items()},
+        "indicator_id": pa.array([variant_id] * count, type=pa.string()),
+        "indicator_type": pa.array([variant_type] * count, type=pa.string()),
+        **{name: _csv.text_array(text[order]) for name, text in texts.items()},
     }
-    _csv.write_atomically(target, _csv.csv_text(INDICATOR_COLUMNS, (columns[c] for c in INDICATOR_COLUMNS)))
+    _csv.write_atomically(target, _csv.csv_text(INDICATOR_COLUMNS, [columns[c] for c in INDICATOR_COLUMNS]))
     logger.debug("%s: wrote %d rows", target, count, extra={"path": str(target), "rows": count})
     return count
 
@@ -731,26 +741,33 @@ def read_prices_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     raw = table.frame
     text = raw["timestamp"].str.strip()
     shaped = text.str.fullmatch(_ISO_UTC).to_numpy(dtype=bool)
-    stamps = pd.to_datetime(text.where(shaped, None), format="ISO8601", utc=True, errors="coerce")
-    row = _csv.first_row(stamps.isna().to_numpy(dtype=bool))
+    # Digits past the microsecond are checked (must be zeros) and cut, so parsing stays in "us".
+    micro_text = text.str.replace(r"(\.\d{6})\d+Z$", r"\1Z", regex=True)
+    stamps = pd.to_datetime(micro_text.where(shaped, None), format="ISO8601", utc=True, errors="coerce")
+    invalid = stamps.isna().to_numpy(dtype=bool)
+    row = _csv.first_row(invalid)
     if row is not None:
-        table.fail(
+        table.report(
             row,
             f"timestamp {raw['timestamp'].iloc[row]!r} is not an ISO-8601 UTC time ending in 'Z' "
             "(like 2024-03-01T00:00:00.123456Z)",
         )
-    row = _csv.first_row((stamps.dt.as_unit("ns").astype("int64") % 1000 != 0).to_numpy(dtype=bool))
+    beyond = text.str.extract(r"\.\d{6}(\d*)Z$")[0].fillna("").str.strip("0") != ""
+    row = _csv.first_row(~invalid & beyond.to_numpy(dtype=bool))
     if row is not None:
-        table.fail(row, f"timestamp {raw['timestamp'].iloc[row]!r} is finer than a microsecond")
+        table.report(row, f"timestamp {raw['timestamp'].iloc[row]!r} is finer than a microsecond")
     row = _csv.first_row((raw["symbol"] == "").to_numpy(dtype=bool))
     if row is not None:
-        table.fail(row, "symbol is empty")
+        table.report(row, "symbol is empty")
+    price = _csv.parse_floats(table, "price", allow_empty=False, finite=True)
+    volume = _csv.parse_floats(table, "volume", allow_empty=False, finite=True)
+    table.check()
     frame = pd.DataFrame(
         {
             "timestamp": stamps.dt.as_unit("us"),
             "symbol": raw["symbol"].astype("str"),
-            "price": _csv.parse_floats(table, "price", allow_empty=False, finite=True),
-            "volume": _csv.parse_floats(table, "volume", allow_empty=False, finite=True),
+            "price": price,
+            "volume": volume,
         }
     )
     logger.debug("%s: %d rows", source, len(frame), extra={"path": str(source), "rows": len(frame)})

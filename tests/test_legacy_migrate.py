@@ -1,0 +1,125 @@
+"""CSV tree -> QuestDB migration on the sample tree and broken trees (real QuestDB)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qdbtools.exceptions import InvalidInputError
+from qdbtools.legacy import read_indicator_csv, scan_tree
+from qdbtools.legacy.migrate import migrate_csv
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data_samples" / "legacy"
+
+
+@pytest.fixture
+def tree(tmp_path, unique_id) -> Path:
+    """The sample tree with its sessions renamed after the test, so tests never share rows."""
+    root = tmp_path / "data"
+    for session in sorted(p for p in SAMPLE.iterdir() if p.is_dir()):
+        shutil.copytree(session, root / f"{unique_id}_{session.name}")
+    return root
+
+
+def test_sample_tree_migrates_verifies_and_a_rerun_skips(qdb, tree, tmp_path):
+    files, skipped = scan_tree(tree)
+    assert not skipped
+    report_path = tmp_path / "report.json"
+    run = migrate_csv(qdb, tree, report=report_path, progress=False)
+    assert run.ok, [f for f in run.files if f.status != "verified"]
+    assert run.count("verified") == len(files)
+    expected_rows = sum(len(read_indicator_csv(f)) for f in files if f.kind == "indicators")
+    assert run.summary["rows"] > expected_rows  # indicator rows plus the prices
+    report = json.loads(report_path.read_text())
+    assert report["summary"]["verified"] == len(files) and report["ok"] is True
+    again = migrate_csv(qdb, tree, progress=False)
+    assert again.count("already migrated") == len(files) and again.count("verified") == 0
+
+
+def test_migrated_values_equal_the_csv_and_types_stay_apart(qdb, tree):
+    migrate_csv(qdb, tree, progress=False)
+    session = next(p.name for p in tree.iterdir() if p.name.endswith("sess_2024_03_01"))
+    base = tree / session / "BTC_USDT" / "indicators"
+    for variant_type, variant_id in (("momentum", "RSI_14"), ("general", "RSI_14"), ("momentum", "RSI_140")):
+        csv = read_indicator_csv(base / f"{variant_type}_{variant_id}.csv")
+        back = qdb.load_indicators(session, "BTC_USDT", variant_id, variant_type=variant_type, shape="long")
+        assert back["value"].tolist() == csv["value"].tolist()
+        assert back["confidence"].fillna(-1).tolist() == csv["confidence"].fillna(-1).tolist()
+        assert (back.index == pd.DatetimeIndex(csv["timestamp"])).all()
+
+
+def test_dry_run_writes_nothing(qdb, tree, unique_id):
+    run = migrate_csv(None, tree, dry_run=True, progress=False)
+    assert run.count("would import") == len(scan_tree(tree)[0])
+    assert qdb.list_indicators(f"{unique_id}_sess_2024_03_01").empty
+
+
+def test_backup_copies_the_tree_first(qdb, tree, tmp_path):
+    backup = tmp_path / "backup"
+    migrate_csv(None, tree, dry_run=True, backup=backup, progress=False)
+    copied = sorted(p.relative_to(backup) for p in backup.rglob("*.csv"))
+    assert copied == sorted(p.relative_to(tree) for p in tree.rglob("*.csv"))
+    with pytest.raises(InvalidInputError, match="not empty"):
+        migrate_csv(None, tree, dry_run=True, backup=backup, progress=False)
+
+
+def test_broken_files_are_skipped_with_reasons_and_the_rest_migrates(qdb, tree):
+    session = next(p for p in tree.iterdir() if p.name.endswith("sess_2024_03_02"))
+    indicators = next(session.glob("*/indicators"))
+    (indicators / "momentum_BROKEN_1.csv").write_text("timestamp,value\nnot-a-number,1.0\n")
+    (indicators / "noprefix.csv").write_text("x")
+    run = migrate_csv(qdb, tree, progress=False)
+    reasons = {Path(f.path).name: f.reason for f in run.files if f.status == "skipped"}
+    assert "momentum_BROKEN_1.csv" in reasons and "noprefix.csv" in reasons
+    assert run.count("verified") == len(scan_tree(tree)[0]) - 1
+    assert run.ok
+
+
+def test_conflicting_ticks_are_reported_not_duplicated(qdb, tree):
+    session = next(p for p in tree.iterdir() if p.name.endswith("sess_2024_03_01"))
+    prices = pd.read_csv(session / "prices.csv")
+    first = prices.iloc[:10].copy()
+    first["timestamp"] = pd.to_datetime(first["timestamp"], utc=True)
+    first["price"] = first["price"] + 1.0  # different ticks in the same time range
+    qdb.write_ticks(first, session_id=session.name)
+    run = migrate_csv(qdb, tree, progress=False)
+    result = next(f for f in run.files if f.kind == "prices" and session.name in f.path)
+    assert result.status == "mismatched" and "nothing was imported" in result.reason
+    assert not run.ok
+    count = qdb.sql("SELECT count() FROM tick_prices WHERE session_id = :s", {"s": session.name}).iat[0, 0]
+    assert count == 10
+
+
+def test_cli_migrate_csv(qdb, tree, tmp_path):
+    env = {
+        **os.environ,
+        "QDBTOOLS_HOST": qdb.settings.host,
+        "QDBTOOLS_HTTP_PORT": str(qdb.settings.http_port),
+        "QDBTOOLS_PG_PORT": str(qdb.settings.pg_port),
+    }
+    report = tmp_path / "cli-report.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qdbtools.cli",
+            "migrate-csv",
+            str(tree),
+            "--report",
+            str(report),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verified" in done.stdout and json.loads(report.read_text())["ok"] is True
