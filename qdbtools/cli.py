@@ -11,7 +11,6 @@ from typing import Any
 
 import qdbtools
 from qdbtools.exceptions import QdbToolsError
-from qdbtools.schema import applied_versions
 from qdbtools.server import (
     LocalServer,
     ServerPorts,
@@ -95,9 +94,15 @@ def _build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="start or reuse the managed QuestDB, migrate, and show what is there",
-        description="The main job on the embedded default: start (or reuse) the managed QuestDB, "
-        "apply migrations, and print the server version and its tables.",
+        help="the full workflow on the sample data, verified, with a chart",
+        description="On the embedded default (or --conf/--url): start or reuse the managed QuestDB, "
+        "apply migrations, load the sample ticks, aggregate 1m bars, migrate the legacy CSV tree, "
+        "compute and save a standard set of indicators, load them back and verify them, and write "
+        "a PNG chart. Running it again stores nothing new.",
+    )
+    demo.add_argument("--data", type=Path, help="the data_samples directory (default: found from here)")
+    demo.add_argument(
+        "--out", type=Path, default=Path("qdbtools-demo"), help="output directory (default: %(default)s)"
     )
     _add_connection_options(demo)
     return parser
@@ -177,8 +182,13 @@ def print_migration_report(run: Any) -> None:
     """The summary table of a CSV migration, then every file that was not verified."""
     summary = run.summary
     columns = [
-        ("files", "files"), ("rows", "rows"), ("verified", "verified"), ("already", "already migrated"),
-        ("mismatched", "mismatched"), ("skipped", "skipped"), ("failed", "failed"),
+        ("files", "files"),
+        ("rows", "rows"),
+        ("verified", "verified"),
+        ("already", "already migrated"),
+        ("mismatched", "mismatched"),
+        ("skipped", "skipped"),
+        ("failed", "failed"),
     ]
     print(" ".join(f"{title:>10}" for title, _ in columns))
     print(" ".join(f"{summary[key]:>10}" for _, key in columns))
@@ -190,19 +200,18 @@ def print_migration_report(run: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from qdbtools.demo import find_samples, run_demo
+
+    data = args.data or find_samples()
     with _connect(args) as db:
-        report = db.migrate()
-        print(f"QuestDB {db.server_version()} at {db.settings.address}")
-        if db.server is None and not (args.conf or args.url):
-            print(f"managed server root: {embedded_root()}")
-        versions = applied_versions(db)
-        print(
-            f"schema: {len(versions)} migrations ({versions[0]:03d}-{versions[-1]:03d}), "
-            f"{len(report.applied)} applied by this run"
-        )
-        print("tables:")
-        for table in db.tables():
-            print(f"  {table}")
+        print(f"QuestDB at {db.settings.address}")
+        if not (args.conf or args.url):
+            print(f"managed server root: {embedded_root()} (stop it with `qdbtools server stop`)")
+        report = run_demo(db, data, args.out)
+        print(report.table())
+        print("tables: " + ", ".join(db.tables()))
+    for chart in report.charts:
+        print(f"chart: {chart}")
     return 0
 
 
