@@ -25,7 +25,6 @@ import asyncio
 import inspect
 import json
 import logging
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,6 +65,18 @@ class IndicatorValue:
     created_by: str | None = None
 
 
+def _metadata_texts(values: Sequence[IndicatorValue]) -> list[str | None]:
+    """JSON text per value; values that share one metadata dict are serialized once."""
+    cache: dict[int, str | None] = {}
+    texts = []
+    for v in values:
+        key = id(v.metadata)
+        if key not in cache:
+            cache[key] = json.dumps(v.metadata, sort_keys=True) if v.metadata else None
+        texts.append(cache[key])
+    return texts
+
+
 def values_to_frame(values: Sequence[IndicatorValue], variant_id: str, variant_type: str) -> pd.DataFrame:
     """Column-wise conversion of ``IndicatorValue`` objects into a long frame."""
     if not all(isinstance(v, IndicatorValue) for v in values):
@@ -84,7 +95,7 @@ def values_to_frame(values: Sequence[IndicatorValue], variant_id: str, variant_t
                 [np.nan if v.confidence is None else v.confidence for v in values], "float64"
             ),
             "indicator_name": [v.indicator_name or variant_id for v in values],
-            "metadata": [json.dumps(v.metadata, sort_keys=True) if v.metadata else None for v in values],
+            "metadata": _metadata_texts(values),
             "scope": [v.scope for v in values],
             "user_id": [v.user_id for v in values],
             "created_by": [v.created_by for v in values],
@@ -92,35 +103,39 @@ def values_to_frame(values: Sequence[IndicatorValue], variant_id: str, variant_t
     )
 
 
+def _texts(frame: pd.DataFrame, column: str) -> list[str | None]:
+    if column not in frame.columns:
+        return [None] * len(frame)
+    values = frame[column].astype("object")
+    return values.where(values.notna(), None).tolist()
+
+
 def frame_to_values(frame: pd.DataFrame) -> list[IndicatorValue]:
     """The inverse of :func:`values_to_frame` (``frame`` indexed or columned by timestamp)."""
     if "timestamp" in frame.columns:
         frame = frame.set_index("timestamp")
-    seconds = pd.DatetimeIndex(frame.index).as_unit("us").asi8 / 1e6
-    records = frame.to_dict("records")
-
-    def text(value: Any) -> str | None:
-        return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-
-    result = []
-    for ts, row in zip(seconds.tolist(), records, strict=True):
-        metadata = text(row.get("metadata"))
-        confidence = row.get("confidence")
-        result.append(
-            IndicatorValue(
-                timestamp=ts,
-                value=float(row["value"]),
-                confidence=None if confidence is None or math.isnan(confidence) else float(confidence),
-                indicator_id=text(row.get("indicator_id")),
-                indicator_type=text(row.get("indicator_type")),
-                indicator_name=text(row.get("indicator_name")),
-                metadata=json.loads(metadata) if metadata else {},
-                scope=text(row.get("scope")),
-                user_id=text(row.get("user_id")),
-                created_by=text(row.get("created_by")),
-            )
+    seconds = (pd.DatetimeIndex(frame.index).as_unit("us").asi8 / 1e6).tolist()
+    values = frame["value"].astype("float64").tolist()
+    confidence = frame["confidence"].astype("float64") if "confidence" in frame.columns else None
+    confidences = (
+        [None] * len(frame)
+        if confidence is None
+        else confidence.astype("object").where(confidence.notna(), None).tolist()
+    )
+    metadata_text = _texts(frame, "metadata")
+    parsed = {text: json.loads(text) for text in set(metadata_text) if text}
+    columns = [
+        _texts(frame, c)
+        for c in ("indicator_id", "indicator_type", "indicator_name", "scope", "user_id", "created_by")
+    ]
+    return [
+        IndicatorValue(
+            ts, value, conf, iid, itype, name, dict(parsed[meta]) if meta else {}, scope, user, creator
         )
-    return result
+        for ts, value, conf, meta, iid, itype, name, scope, user, creator in zip(
+            seconds, values, confidences, metadata_text, *columns, strict=True
+        )
+    ]
 
 
 class _StdlibEventLogger:

@@ -470,7 +470,7 @@ def load_indicators(
         sql_limit = f" LIMIT {abs(limit)}" if limit is not None and single else ""
         query = (
             f"SELECT timestamp, {', '.join(LONG_COLUMNS)} FROM indicators WHERE {where} "
-            f"ORDER BY {order}, indicator_type, indicator_id{sql_limit}"
+            f"ORDER BY {order}{sql_limit}"
         )
         raw = read_frame(db, query, params, resolve_engine(db, engine))
         stamps = pd.to_datetime(raw.pop("timestamp"))
