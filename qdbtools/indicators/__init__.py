@@ -61,7 +61,7 @@ Windows are numpy (log2(n) vector passes over cache-sized blocks).  The
 first-order recursions (EMA, Wilder averages, RSI) use compiled numba kernels
 when the optional ``numba`` package is importable, and a blocked numpy scan
 otherwise (set ``QDBTOOLS_NO_NUMBA=1`` to force it); both give the same
-values to ~1e-15 relative.  See ``docs/benchmarks_indicators.md``.
+values to ~1e-15 relative.  See ``docs/benchmarks.md``.
 
 Other input rules: a series shorter than the warm-up gives all-NaN of the
 same length; an unsorted, duplicated or NaT-containing index raises
