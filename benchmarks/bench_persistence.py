@@ -4,12 +4,15 @@ Against a managed QuestDB, in one run: ``IndicatorPersistenceService.save_values
 values (append and overwrite) and ``load_values`` of the same variant, once with
 ``storage="questdb"`` and once with ``storage="csv"`` (the legacy per-variant CSV files), plus
 saves of 1,000 values to compare with the seed's "< 10 ms per 1000 records" goal and
-single-variant loads for its "< 50 ms query latency" goal. Times include read-your-writes:
-a QuestDB save returns when loads see the values.
+single-variant loads for its "< 50 ms query latency" goal (median, p50 and p99 over the runs).
+``df.qdb.save_indicators`` / ``db.load_indicators`` (no IndicatorValue objects) and a Parquet
+file of the same frame are measured beside them. Times include read-your-writes: a QuestDB
+save returns when loads see the values. (ArcticDB was to be a second outside reference; its
+current release, 6.28.2, requires pandas < 3 and cannot share this environment.)
 
 Run from the repository root::
 
-    python benchmarks/bench_persistence.py --repeat 5
+    python benchmarks/bench_persistence.py --repeat 20
 
 Prints a table and writes JSON (``--json``, default ``benchmarks/results/persistence.json``).
 """
@@ -25,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 import qdbtools
 from qdbtools.service import IndicatorPersistenceService, IndicatorValue
@@ -42,13 +47,20 @@ def make_values(n: int, offset: float = 0.0) -> list[IndicatorValue]:
     ]
 
 
-def median_seconds(action: Any, repeat: int) -> float:
+def timings(action: Any, repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        asyncio.run(action())
+        outcome = action()
+        if asyncio.iscoroutine(outcome):
+            asyncio.run(outcome)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return times
+
+
+def percentile(times: list[float], q: float) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(repeat: int) -> list[dict[str, Any]]:
@@ -59,6 +71,29 @@ def run(repeat: int) -> list[dict[str, Any]]:
             "questdb": IndicatorPersistenceService(questdb_provider=db),
             "csv": IndicatorPersistenceService(base_data_dir=tmp, storage="csv"),
         }
+        frame = pd.DataFrame(
+            {"RSI_14": [v.value for v in big]},
+            index=pd.to_datetime([v.timestamp for v in big], unit="s", utc=True),
+        )
+        parquet = Path(tmp) / "rsi.parquet"
+        extra = {
+            ("questdb", "df.qdb.save_indicators 10k (overwrite)"): lambda: frame.qdb.save_indicators(
+                session_id="bench", symbol="Z", mode="overwrite", db=db
+            ),
+            ("questdb", "db.load_indicators 10k"): lambda: db.load_indicators("bench", "Z", "RSI_14"),
+            ("parquet", "to_parquet 10k"): lambda: frame.to_parquet(parquet),
+            ("parquet", "read_parquet 10k"): lambda: pd.read_parquet(parquet),
+        }
+        for (storage, case), action in extra.items():
+            times = timings(action, repeat)
+            results.append(
+                {
+                    "storage": storage,
+                    "case": case,
+                    "median_seconds": statistics.median(times),
+                    "p99_seconds": percentile(times, 0.99),
+                }
+            )
         for storage, service in services.items():
             cases = {
                 "save 10k (overwrite)": lambda s=service: s.save_values(
@@ -75,25 +110,42 @@ def run(repeat: int) -> list[dict[str, Any]]:
                 "load last 100": lambda s=service: s.load_values("bench", "X", "RSI_14", limit=-100),
             }
             for case, action in cases.items():
-                seconds = median_seconds(action, repeat)
-                results.append({"storage": storage, "case": case, "median_seconds": seconds})
+                times = timings(action, repeat)
+                results.append(
+                    {
+                        "storage": storage,
+                        "case": case,
+                        "median_seconds": statistics.median(times),
+                        "p99_seconds": percentile(times, 0.99),
+                    }
+                )
     return results
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    cases = list(dict.fromkeys(r["case"] for r in results))
-    print(f"{'case':34} {'questdb ms':>11} {'csv ms':>9} {'csv/questdb':>12}")
-    for case in cases:
-        q = next(r for r in results if r["case"] == case and r["storage"] == "questdb")["median_seconds"]
-        c = next(r for r in results if r["case"] == case and r["storage"] == "csv")["median_seconds"]
-        print(f"{case:34} {q * 1000:11.1f} {c * 1000:9.1f} {c / q:11.2f}x")
+    print(f"{'case':40} {'questdb p50':>11} {'p99':>7} {'csv p50':>8} {'p99':>7} {'csv/questdb':>11}")
+    for case in dict.fromkeys(r["case"] for r in results if r["storage"] == "csv"):
+        q = next(r for r in results if r["case"] == case and r["storage"] == "questdb")
+        c = next(r for r in results if r["case"] == case and r["storage"] == "csv")
+        print(
+            f"{case:40} {q['median_seconds'] * 1e3:11.1f} {q['p99_seconds'] * 1e3:7.1f} "
+            f"{c['median_seconds'] * 1e3:8.1f} {c['p99_seconds'] * 1e3:7.1f} "
+            f"{c['median_seconds'] / q['median_seconds']:10.2f}x"
+        )
+    print("\nwithout IndicatorValue objects (ms, p50 / p99):")
+    for r in results:
+        if r["storage"] in ("parquet",) or r["case"].startswith(("df.qdb", "db.load")):
+            print(
+                f"  {r['storage']:8} {r['case']:40} "
+                f"{r['median_seconds'] * 1e3:8.1f} {r['p99_seconds'] * 1e3:8.1f}"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeat", type=int, default=5, help="median of N runs (default 5)")
+    parser.add_argument("--repeat", type=int, default=20, help="runs per case (default 20)")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/persistence.json"))
     args = parser.parse_args()
     results = run(args.repeat)

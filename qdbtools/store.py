@@ -134,6 +134,13 @@ def _text(name: str, value: Any, *, allow_none: bool = False) -> str | None:
     return value
 
 
+def _key_text(name: str, value: Any) -> str:
+    """session_id and symbol: any string, the empty one included (stored and matched exactly)."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a string, got {type(value).__name__} {value!r}")
+    return value
+
+
 def _metadata_text(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -167,7 +174,7 @@ def to_rows(
     """
     if not isinstance(frame, pd.DataFrame):
         raise InvalidInputError(f"expected a DataFrame of indicator values, got {type(frame).__name__}")
-    session_id, symbol = _text("session_id", session_id), _text("symbol", symbol)
+    session_id, symbol = _key_text("session_id", session_id), _key_text("symbol", symbol)
     _text("variant_type", variant_type)
     for name, value in (("scope", scope), ("user_id", user_id), ("created_by", created_by)):
         _text(name, value, allow_none=True)
@@ -449,7 +456,7 @@ def load_indicators(
         raise InvalidInputError(f"shape must be 'wide' or 'long', got {shape!r}")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit == 0):
         raise InvalidInputError(f"limit must be a non-zero integer (negative = the last rows), got {limit!r}")
-    session_id, symbol = _text("session_id", session_id), _text("symbol", symbol)
+    session_id, symbol = _key_text("session_id", session_id), _key_text("symbol", symbol)
     ids = _variant_list(variant_id)
     current = current_generations(db, session_id, symbol, ids, variant_type=variant_type, as_of=as_of)
     if not current:
@@ -580,7 +587,7 @@ def list_indicators(db: Database, session_id: str | None = None, symbol: str | N
     filters = []
     for column, value in (("session_id", session_id), ("symbol", symbol)):
         if value is not None:
-            params[column] = _text(column, value)
+            params[column] = _key_text(column, value)
             filters.append(f"{column} = :{column}")
     where = ("WHERE " + " AND ".join(filters)) if filters else ""
     ledger = db.sql(

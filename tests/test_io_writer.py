@@ -183,3 +183,55 @@ def test_writing_to_a_stopped_server_is_a_clear_error():
     db = Database(Settings(http_port=port, pg_port=port, connect_timeout=2, request_timeout=5))
     with pytest.raises(DatabaseUnavailableError, match=f"127.0.0.1:{port}"):
         db.write_ticks(make_ticks(3), session_id="s", symbol="X", wait=False)
+
+
+def test_server_stopped_mid_write_reports_confirmed_rows_and_a_retry_adds_no_duplicates(qdb_server_factory):
+    import contextlib
+
+    from qdbtools.exceptions import DatabaseError
+    from qdbtools.server import LocalServer
+
+    server = qdb_server_factory()
+    db = Database(server.settings, server=server)
+    db.migrate()
+    ticks = make_ticks(1000, seed=99)
+    real_sender = db._sender
+
+    class StopAfterFirstChunk:
+        def __init__(self, sender):
+            self.sender, self.flushes = sender, 0
+
+        def dataframe(self, *args, **kwargs):
+            return self.sender.dataframe(*args, **kwargs)
+
+        def flush(self):
+            if self.flushes == 1:
+                server.stop()  # the first chunk is confirmed; the server goes away before the second
+            self.flushes += 1
+            return self.sender.flush()
+
+    @contextlib.contextmanager
+    def sender_that_loses_its_server():
+        with real_sender() as sender:
+            yield StopAfterFirstChunk(sender)
+
+    db._sender = sender_that_loses_its_server
+    with pytest.raises(DatabaseError, match="400 of 1000 rows were written before the failure"):
+        db.write_ticks(ticks, session_id="s", symbol="X", chunk_rows=400)
+    db.close()
+    restarted = LocalServer(server.root, ports=server.ports, heap="384m").start()
+    try:
+        again = Database(restarted.settings)
+        again.write_ticks(ticks, session_id="s", symbol="X", chunk_rows=400)
+        assert count(again, "s") == 1000
+        again.close()
+    finally:
+        restarted.stop()
+
+
+@pytest.mark.parametrize("engine", ["fast", "sqlalchemy"])
+def test_reading_from_a_stopped_server_raises_instead_of_returning_empty(engine):
+    (port,) = free_ports(1)
+    db = Database(Settings(http_port=port, pg_port=port, connect_timeout=2, request_timeout=5))
+    with pytest.raises(DatabaseUnavailableError, match=f"127.0.0.1:{port}"):
+        db.read_ticks("s", "X", engine=engine)

@@ -164,7 +164,16 @@ def _bad_inputs():
         ("inf value", inf, {}, "inf"),
         ("two values at one time", clash, {}, "two different values for 'RSI_14'"),
         ("bad mode", frame, {"mode": "upsert"}, "mode must be one of append, overwrite"),
-        ("empty symbol", frame, {"symbol": ""}, "symbol must be a non-empty string"),
+        ("symbol not a string", frame, {"symbol": 42}, "symbol must be a string"),
+        (
+            "float timestamps",
+            frame.reset_index()
+            .assign(timestamp=lambda f: f["timestamp"].astype("int64") / 1e9)
+            .melt(id_vars="timestamp", var_name="indicator_id"),
+            {},
+            "not datetime",
+        ),
+        ("empty variant id", frame.rename(columns={"RSI_14": ""}), {}, "must be a non-empty string"),
         ("not a frame", [1, 2], {}, "expected a DataFrame"),
         ("no time index", frame.reset_index(drop=True), {}, "needs a DatetimeIndex"),
     ]
@@ -310,3 +319,36 @@ def test_prune_keeps_current_and_requested_history(qdb, unique_id):
     assert qdb.prune(unique_id).rows_removed == 100
     pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X"), current)
     assert qdb.prune(unique_id).rows_removed == 0
+
+
+HOSTILE = ["x'; DROP TABLE indicators; --", "100%", "a_b", "q\"uote's", "zażółć 🚀", ""]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_ids_are_stored_and_matched_exactly(qdb, unique_id, hostile):
+    session_id = unique_id + hostile
+    frame = values(20).rename(columns={"EMA_12": "RSI_" + hostile + "x"})
+    qdb.save_indicators(frame, session_id, hostile)
+    qdb.save_indicators(frame * 2, session_id, hostile + "_other")
+    back = qdb.load_indicators(session_id, hostile)
+    pd.testing.assert_frame_equal(back[frame.columns], frame, check_freq=False)
+    assert qdb.load_indicators(session_id, hostile, "RSI_%").empty
+    assert "indicators" in qdb.tables()
+
+
+def test_overwrite_interrupted_then_retried_gives_the_new_set(qdb, unique_id, monkeypatch):
+    from qdbtools import store
+
+    old, new = values(40, seed=1), values(40, seed=2)
+    qdb.save_indicators(old, unique_id, "X", mode="overwrite")
+
+    def fail(*args, **kwargs):
+        raise DatabaseUnavailableError("injected: connection lost before the commit")
+
+    monkeypatch.setattr(store, "_commit", fail)
+    with pytest.raises(DatabaseUnavailableError):
+        qdb.save_indicators(new, unique_id, "X", mode="overwrite")
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X"), old, check_freq=False, check_like=True)
+    monkeypatch.undo()
+    qdb.save_indicators(new, unique_id, "X", mode="overwrite")
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X"), new, check_freq=False, check_like=True)
