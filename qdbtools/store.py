@@ -35,7 +35,7 @@ import pandas as pd
 from qdbtools.checksum import values_checksum
 from qdbtools.exceptions import InvalidInputError, MissingColumnsError, WriteError
 from qdbtools.io.engines import read_frame, resolve_engine
-from qdbtools.io.literals import to_utc_timestamp, utc_text
+from qdbtools.io.literals import key_text, time_range_filter, to_utc_timestamp, utc_text
 from qdbtools.io.writer import prepare_frame, write_frame
 
 if TYPE_CHECKING:
@@ -134,13 +134,6 @@ def _text(name: str, value: Any, *, allow_none: bool = False) -> str | None:
     return value
 
 
-def _key_text(name: str, value: Any) -> str:
-    """session_id and symbol: any string, the empty one included (stored and matched exactly)."""
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{name} must be a string, got {type(value).__name__} {value!r}")
-    return value
-
-
 def _metadata_text(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -174,7 +167,7 @@ def to_rows(
     """
     if not isinstance(frame, pd.DataFrame):
         raise InvalidInputError(f"expected a DataFrame of indicator values, got {type(frame).__name__}")
-    session_id, symbol = _key_text("session_id", session_id), _key_text("symbol", symbol)
+    session_id, symbol = key_text("session_id", session_id), key_text("symbol", symbol)
     _text("variant_type", variant_type)
     for name, value in (("scope", scope), ("user_id", user_id), ("created_by", created_by)):
         _text(name, value, allow_none=True)
@@ -456,7 +449,7 @@ def load_indicators(
         raise InvalidInputError(f"shape must be 'wide' or 'long', got {shape!r}")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit == 0):
         raise InvalidInputError(f"limit must be a non-zero integer (negative = the last rows), got {limit!r}")
-    session_id, symbol = _key_text("session_id", session_id), _key_text("symbol", symbol)
+    session_id, symbol = key_text("session_id", session_id), key_text("symbol", symbol)
     ids = _variant_list(variant_id)
     current = current_generations(db, session_id, symbol, ids, variant_type=variant_type, as_of=as_of)
     if not current:
@@ -466,12 +459,7 @@ def load_indicators(
         where = "session_id = :s AND symbol = :y AND " + _key_filter(
             ((t, i, g) for (t, i), (g, _) in current.items()), params
         )
-        if start is not None:
-            params["start"] = utc_text(to_utc_timestamp(start, "start"))
-            where += " AND timestamp >= :start"
-        if end is not None:
-            params["end"] = utc_text(to_utc_timestamp(end, "end"))
-            where += " AND timestamp < :end"
+        where += time_range_filter(start, end, params)
         single = len(current) == 1 or shape == "long"
         order = "timestamp DESC" if (limit is not None and limit < 0 and single) else "timestamp"
         sql_limit = f" LIMIT {abs(limit)}" if limit is not None and single else ""
@@ -587,7 +575,7 @@ def list_indicators(db: Database, session_id: str | None = None, symbol: str | N
     filters = []
     for column, value in (("session_id", session_id), ("symbol", symbol)):
         if value is not None:
-            params[column] = _key_text(column, value)
+            params[column] = key_text(column, value)
             filters.append(f"{column} = :{column}")
     where = ("WHERE " + " AND ".join(filters)) if filters else ""
     ledger = db.sql(

@@ -18,7 +18,7 @@ import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError
 
-__all__ = ["render_params", "to_utc_timestamp", "utc_text"]
+__all__ = ["key_text", "render_params", "time_range_filter", "to_utc_timestamp", "utc_text"]
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -80,3 +80,24 @@ def render_params(query: str, params: Mapping[str, Any]) -> str:
 
         out.append(_PARAM.sub(substitute, part))
     return "".join(out)
+
+
+def key_text(name: str, value: Any) -> str:
+    """An id such as session_id or symbol: any string, the empty one included."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a string, got {type(value).__name__} {value!r}")
+    return value
+
+
+def time_range_filter(start: Any, end: Any, params: dict[str, Any]) -> str:
+    """``AND timestamp >= :start AND timestamp < :end`` for the bounds given, filling ``params``."""
+    clause = ""
+    if start is not None:
+        params["start"] = utc_text(to_utc_timestamp(start, "start"))
+        clause += " AND timestamp >= :start"
+    if end is not None:
+        params["end"] = utc_text(to_utc_timestamp(end, "end"))
+        clause += " AND timestamp < :end"
+    if start is not None and end is not None and params["start"] > params["end"]:
+        raise InvalidInputError(f"start {params['start']} is after end {params['end']}")
+    return clause

@@ -9,7 +9,7 @@ import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.engines import read_frame, resolve_engine
-from qdbtools.io.literals import to_utc_timestamp, utc_text
+from qdbtools.io.literals import key_text, time_range_filter
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
@@ -68,12 +68,6 @@ def _check_interval(interval: str) -> str:
     return interval
 
 
-def _check_key(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{name} must be a string, got {type(value).__name__} {value!r}")
-    return value
-
-
 def normalize(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
     """Give a raw query result the documented dtypes and a UTC ``DatetimeIndex``."""
     stamps = pd.to_datetime(frame["timestamp"])
@@ -81,19 +75,6 @@ def normalize(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
     result = frame.drop(columns="timestamp")
     result.index = pd.DatetimeIndex(stamps.dt.as_unit("us"), name="timestamp")
     return result.astype({name: dtypes[name] for name in result.columns})
-
-
-def _time_filter(start: Any, end: Any, params: dict[str, Any]) -> str:
-    clause = ""
-    if start is not None:
-        params["start"] = utc_text(to_utc_timestamp(start, "start"))
-        clause += " AND timestamp >= :start"
-    if end is not None:
-        params["end"] = utc_text(to_utc_timestamp(end, "end"))
-        clause += " AND timestamp < :end"
-    if start is not None and end is not None and params["start"] > params["end"]:
-        raise InvalidInputError(f"start {params['start']} is after end {params['end']}")
-    return clause
 
 
 def _select(
@@ -127,10 +108,10 @@ def read_ticks(
     if unknown:
         raise InvalidInputError(f"tick_prices has no columns {unknown}; choose from {', '.join(TICK_DTYPES)}")
     params: dict[str, Any] = {
-        "session_id": _check_key("session_id", session_id),
-        "symbol": _check_key("symbol", symbol),
+        "session_id": key_text("session_id", session_id),
+        "symbol": key_text("symbol", symbol),
     }
-    where = "session_id = :session_id AND symbol = :symbol" + _time_filter(start, end, params)
+    where = "session_id = :session_id AND symbol = :symbol" + time_range_filter(start, end, params)
     return _select(
         db, "tick_prices", ["timestamp", *wanted], where, params, "timestamp, trade_id", TICK_DTYPES, engine
     )
@@ -148,12 +129,12 @@ def read_ohlcv(
 ) -> pd.DataFrame:
     """Bars of one session, symbol and interval in ``[start, end)``, indexed by bar open time (UTC)."""
     params: dict[str, Any] = {
-        "session_id": _check_key("session_id", session_id),
-        "symbol": _check_key("symbol", symbol),
+        "session_id": key_text("session_id", session_id),
+        "symbol": key_text("symbol", symbol),
         "interval": _check_interval(interval),
     }
     where = "session_id = :session_id AND symbol = :symbol AND interval = :interval"
-    where += _time_filter(start, end, params)
+    where += time_range_filter(start, end, params)
     return _select(
         db, "aggregated_ohlcv", ["timestamp", *OHLCV_DTYPES], where, params, "timestamp", OHLCV_DTYPES, engine
     )
@@ -169,8 +150,8 @@ def aggregate_ohlcv(
     Re-running replaces the bars (DEDUP on timestamp, session_id, symbol, interval).
     """
     params = {
-        "session_id": _check_key("session_id", session_id),
-        "symbol": _check_key("symbol", symbol),
+        "session_id": key_text("session_id", session_id),
+        "symbol": key_text("symbol", symbol),
         "interval": _check_interval(interval),
     }
     # The interval is SQL syntax here; it comes from the fixed INTERVALS table above.

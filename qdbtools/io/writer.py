@@ -60,7 +60,8 @@ def _is_text(column: pd.Series) -> bool:
     """True when every value is a string (no NULLs), checked in C where the dtype allows."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return bool(column.notna().all()) and pd.api.types.infer_dtype(column.cat.categories) in (
-            "string", "empty"
+            "string",
+            "empty",
         )
     return pd.api.types.infer_dtype(column, skipna=False) in ("string", "empty")
 
@@ -110,7 +111,8 @@ def _check_values(frame: pd.DataFrame, skip: str) -> None:
                     "infinity (it would become NULL): replace it, e.g. with NaN for NULL"
                 )
         elif column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in (
-            "string", "empty"
+            "string",
+            "empty",
         ):
             not_text = ~column.map(lambda v: v is None or isinstance(v, str)).to_numpy(dtype=bool)
             if not_text.any():
