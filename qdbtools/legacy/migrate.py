@@ -230,7 +230,7 @@ def migrate_csv(
         shutil.copytree(base, target, dirs_exist_ok=True)
         run.backup = str(target)
     run.files.extend(FileResult(str(s.path), "unknown", "skipped", reason=s.reason) for s in skipped)
-    for legacy in tqdm(files, desc="migrating CSV files", unit="file", disable=not progress):
+    for legacy in tqdm(files, desc="migrating CSV files", unit="file") if progress else files:
         result = FileResult(
             str(legacy.path),
             legacy.kind,
