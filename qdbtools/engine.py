@@ -168,9 +168,8 @@ class OfflineIndicatorEngine:
         args = (self.db.settings, self.variant_type, self.created_by, list(variants), mode)
         with ProcessPoolExecutor(workers) as pool:
             futures = {pool.submit(_run_one, *args, s, y): (s, y) for s, y in pairs}
-            for future in tqdm(
-                as_completed(futures), total=len(futures), desc="indicators", disable=not progress
-            ):
+            done = as_completed(futures)
+            for future in tqdm(done, total=len(futures), desc="indicators") if progress else done:
                 results[futures[future]] = future.result()
         return [results[pair] for pair in pairs]
 
