@@ -92,6 +92,19 @@ def _build_parser() -> argparse.ArgumentParser:
     migrate_csv.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_connection_options(migrate_csv)
 
+    compute = commands.add_parser(
+        "compute",
+        help="compute indicator variants for stored bars and save them",
+        description="Run the OfflineIndicatorEngine: load 1m bars of SESSION/SYMBOL (from aggregated_ohlcv, "
+        "else from ticks), compute the variants (e.g. RSI_14 EMA_12 MACD_12_26_9) and save them.",
+    )
+    compute.add_argument("session_id", metavar="SESSION")
+    compute.add_argument("symbol", metavar="SYMBOL")
+    compute.add_argument("variants", nargs="+", metavar="VARIANT")
+    compute.add_argument("--mode", choices=["append", "overwrite"], default="append")
+    compute.add_argument("--variant-type", default="general", help="variant type to save under (%(default)s)")
+    _add_connection_options(compute)
+
     demo = commands.add_parser(
         "demo",
         help="the full workflow on the sample data, verified, with a chart",
@@ -199,6 +212,18 @@ def print_migration_report(run: Any) -> None:
             print(f"  {result.status:<10} {result.path}: {result.reason}")
 
 
+def _compute(args: argparse.Namespace) -> int:
+    with _connect(args) as db:
+        engine = qdbtools.OfflineIndicatorEngine(
+            db, variant_type=args.variant_type, created_by="qdbtools compute"
+        )
+        run = engine.run(args.session_id, args.symbol, args.variants, mode=args.mode)
+    print(f"{run.bars} bars from {run.source}; " + ", ".join(f"{k} {v:.3f}s" for k, v in run.seconds.items()))
+    for variant, rows in run.rows.items():
+        print(f"  {variant:<28} {rows:>8} rows")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from qdbtools.demo import find_samples, run_demo
 
@@ -222,7 +247,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    handlers = {"server": _server, "migrate": _migrate, "migrate-csv": _migrate_csv, "demo": _demo}
+    handlers = {
+        "server": _server,
+        "migrate": _migrate,
+        "migrate-csv": _migrate_csv,
+        "compute": _compute,
+        "demo": _demo,
+    }
     try:
         return handlers[args.command](args)
     except QdbToolsError as exc:

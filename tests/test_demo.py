@@ -36,7 +36,7 @@ def test_demo_runs_twice_with_the_same_result_and_no_new_rows(qdb, tmp_path):
 def test_cli_help_reads_well():
     done = subprocess.run([sys.executable, "-m", "qdbtools.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0
-    for command in ("server", "migrate", "migrate-csv", "demo"):
+    for command in ("server", "migrate", "migrate-csv", "compute", "demo"):
         assert command in done.stdout
     demo = subprocess.run(
         [sys.executable, "-m", "qdbtools.cli", "demo", "--help"], capture_output=True, text=True

@@ -80,3 +80,27 @@ def test_run_many_uses_processes_and_reports_each_pair(qdb, unique_id, sample_ti
     assert runs[0].ok and runs[1].ok and runs[0].rows == runs[1].rows
     assert not runs[2].ok and "NoDataError" in runs[2].error
     assert len(qdb.load_indicators(unique_id, "B", "RSI_14")) == runs[1].rows["RSI_14"]
+
+
+def test_cli_compute(qdb, unique_id, sample_ticks):
+    import os
+    import subprocess
+    import sys
+
+    qdb.write_ticks(sample_ticks.drop(columns="session_id").iloc[:3000], session_id=unique_id)
+    env = {
+        **os.environ,
+        "QDBTOOLS_HOST": qdb.settings.host,
+        "QDBTOOLS_HTTP_PORT": str(qdb.settings.http_port),
+        "QDBTOOLS_PG_PORT": str(qdb.settings.pg_port),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "qdbtools.cli", "compute", unique_id, "BTC_USDT", "RSI_14", "EMA_12"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "bars from tick_prices" in done.stdout and "RSI_14" in done.stdout
+    assert not qdb.load_indicators(unique_id, "BTC_USDT", "EMA_12").empty
