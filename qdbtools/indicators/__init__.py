@@ -57,11 +57,13 @@ followed.
 
 Performance
 -----------
-Windows are numpy (log2(n) vector passes over cache-sized blocks).  The
-first-order recursions (EMA, Wilder averages, RSI) use compiled numba kernels
-when the optional ``numba`` package is importable, and a blocked numpy scan
-otherwise (set ``QDBTOOLS_NO_NUMBA=1`` to force it); both give the same
-values to ~1e-15 relative.  See ``docs/benchmarks.md``.
+When the optional ``numba`` package is importable, the recursions (EMA,
+Wilder averages, RSI) and most windowed indicators run as compiled one-pass
+kernels (:mod:`qdbtools.indicators._jit`); otherwise windows are numpy
+(log2(n) vector passes over cache-sized blocks) and recursions a blocked
+numpy scan (set ``QDBTOOLS_NO_NUMBA=1`` to force it).  Both paths give the
+same values to ~1e-15 relative (SMA with numba is TA-Lib's running sum; values
+that cancel to ~0 agree to rounding residue).  See ``docs/benchmarks.md``.
 
 Other input rules: a series shorter than the warm-up gives all-NaN of the
 same length; an unsorted, duplicated or NaT-containing index raises

@@ -252,12 +252,40 @@ def chunked(
 
 
 def rolling_sum(x: FloatArray, n: int) -> FloatArray:
-    """Sum of the last ``n`` values (NaN until ``n`` rows, NaN if any is NaN)."""
+    """Sum of the last ``n`` values (NaN until ``n`` rows, NaN if any is NaN).
+
+    With numba: TA-Lib's running sum in one compiled pass; otherwise
+    pairwise power-of-two windows.  The two agree to rounding (~1e-15 relative).
+    """
+    if _jit.ENABLED:
+        out = np.empty(x.size)
+        _jit.window_sum_kernel(x, n, 1.0, out)
+        return out
     return chunked(lambda a: _doubling((a,), n, _sum_combine), (x,), n)[0]
 
 
 def rolling_mean(x: FloatArray, n: int) -> FloatArray:
+    """Mean of the last ``n`` values; with numba bit-identical to ``talib.SMA`` on NaN-free input."""
+    if _jit.ENABLED:
+        out = np.empty(x.size)
+        _jit.window_sum_kernel(x, n, float(n), out)
+        return out
     out = rolling_sum(x, n)
+    out /= n
+    return out
+
+
+def pairwise_mean(x: FloatArray, n: int) -> FloatArray:
+    """Window mean by pairwise sums (the numpy path's tree, also with numba).
+
+    Unlike the running sum it does not drift, so a flat window's mean stays
+    within a few ulp of the price (CCI's dead zone relies on that).
+    """
+    if _jit.ENABLED:
+        out = np.empty(x.size)
+        _jit.tree_kernel(x, n, out)
+    else:
+        out = chunked(lambda a: _doubling((a,), n, _sum_combine), (x,), n)[0]
     out /= n
     return out
 
@@ -275,7 +303,12 @@ def rolling_mean_std(x: FloatArray, n: int) -> tuple[FloatArray, FloatArray]:
 
 
 def rolling_wma(x: FloatArray, n: int) -> FloatArray:
-    """Linearly weighted mean, weights ``1..n`` (newest heaviest)."""
+    """Linearly weighted mean, weights ``1..n`` (newest heaviest).
+
+    Stays numpy with numba too: TA-Lib's running weighted sum drifts (~1e-8
+    relative after 1e6 rows at period 2 against TA-Lib 0.8's own output), and
+    a compiled port of this tree measured no faster than the blocked numpy.
+    """
     _, w = chunked(lambda a: _doubling((a, a), n, _wma_combine), (x,), n)
     w /= n * (n + 1) / 2.0
     return w
@@ -304,11 +337,19 @@ def _rolling_idempotent(x: FloatArray, n: int, op: np.ufunc) -> FloatArray:
 
 def rolling_max(x: FloatArray, n: int) -> FloatArray:
     """Highest of the last ``n`` values (NaN if any of them is NaN)."""
+    if _jit.ENABLED:
+        out = np.empty(x.size)
+        _jit.rolling_max_kernel(x, n, out)
+        return out
     return chunked(lambda a: (_rolling_idempotent(a, n, np.maximum),), (x,), n)[0]
 
 
 def rolling_min(x: FloatArray, n: int) -> FloatArray:
     """Lowest of the last ``n`` values (NaN if any of them is NaN)."""
+    if _jit.ENABLED:
+        out = np.empty(x.size)
+        _jit.rolling_min_kernel(x, n, out)
+        return out
     return chunked(lambda a: (_rolling_idempotent(a, n, np.minimum),), (x,), n)[0]
 
 

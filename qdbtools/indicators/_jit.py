@@ -15,7 +15,16 @@ numba is optional: without it (or with ``QDBTOOLS_NO_NUMBA=1`` in the
 environment at import) everything runs on the numpy path, which gives the
 same values to ~1e-15 relative.  Kernels are compiled on first use and cached
 on disk (``cache=True``), so only the first call in a fresh environment pays
-the compile time.  Only recursions live here; windows stay in numpy.
+the compile time.
+
+Besides the recursions: one-pass window kernels (SMA as TA-Lib's running
+sum, bit-identical to ``talib.SMA`` on NaN-free input; rolling max/min by
+van Herk / Gil-Werman; the pairwise window sum of ``_core`` ported as is),
+and fused per-indicator passes (TRANGE, NATR, ROC, OBV, MACD, STOCH/WILLR
+%K, CCI, MFI, and +DI/-DI/DX/ADX together).  Each reproduces the numpy
+path's operations and NaN policy; where the order of a sum differs (running
+vs pairwise: SMA and what smooths with it, MFI) the two agree to rounding.
+WMA and BBANDS/ZSCORE stay numpy on both paths.
 """
 
 from __future__ import annotations
@@ -28,8 +37,22 @@ import numpy as np
 ENABLED = False
 smooth_kernel: Any = None
 rsi_kernel: Any = None
+window_sum_kernel: Any = None
+rolling_max_kernel: Any = None
+rolling_min_kernel: Any = None
+fastk_kernel: Any = None
+willr_kernel: Any = None
+trange_kernel: Any = None
+ratio_kernel: Any = None
+roc_kernel: Any = None
+macd_kernel: Any = None
+dmi_kernel: Any = None
+mfi_kernel: Any = None
+obv_kernel: Any = None
+cci_kernel: Any = None
+tree_kernel: Any = None
 
-if not os.environ.get("QDBTOOLS_NO_NUMBA"):
+if os.environ.get("QDBTOOLS_NO_NUMBA", "").strip().lower() not in ("1", "true", "yes", "on"):
     try:
         import numba
     except ImportError:  # pragma: no cover - depends on the environment
@@ -111,3 +134,485 @@ if not os.environ.get("QDBTOOLS_NO_NUMBA"):
                     loss = loss * keep + down * alpha
                 total = gain + loss
                 out[i] = 100.0 * (gain / total) if total != 0.0 else 0.0
+
+        # ------------------------------------------------------------- windows
+        #
+        # Same NaN policy as the numpy kernels of ``_core``: a window that
+        # contains a NaN yields NaN, and sums restart after every gap.
+
+        @_jit
+        def window_sum_kernel(x, n, div, out):  # type: ignore[no-untyped-def]
+            """Sum of the last ``n`` values divided by ``div`` (TA-Lib ``SMA`` arithmetic).
+
+            As TA-Lib: the first ``n - 1`` values of a run are summed in order,
+            then per row ``s += new``, output ``s / div``, ``s -= oldest``.
+            On NaN-free input this is bit-identical to ``talib.SMA`` (``div=n``).
+            """
+            nan = np.nan
+            run = 0
+            s = 0.0
+            for i in range(x.size):
+                v = x[i]
+                if v != v:
+                    run = 0
+                    s = 0.0
+                    out[i] = nan
+                    continue
+                run += 1
+                s += v
+                if run < n:
+                    out[i] = nan
+                    continue
+                out[i] = s / div
+                s -= x[i - n + 1]
+
+        @_jit
+        def _extreme(x, n, sign, out):  # type: ignore[no-untyped-def]
+            """Rolling max (``sign=1``) or min (``sign=-1``): van Herk / Gil-Werman.
+
+            Rows are cut into blocks of ``n``; a window ending in one block is
+            the suffix extreme of the previous block joined with the prefix
+            extreme of its own, so each row costs three branch-free compares
+            whatever the data.  NaN rows are skipped by the compares and the
+            windows that contain one are set to NaN afterwards.
+            """
+            nan = np.nan
+            size = x.size
+            suf = np.empty(n + 1)  # suf[k]: extreme of the previous block from its k-th row
+            suf[n] = -np.inf
+            for k in range(n):
+                suf[k] = -np.inf
+            seen_nan = False
+            for b0 in range(0, size, n):
+                b1 = min(b0 + n, size)
+                if b0 >= n:
+                    m = x[b0 - 1] * sign
+                    suf[n - 1] = m
+                    for k in range(n - 2, -1, -1):
+                        w = x[b0 - n + k] * sign
+                        m = w if w > m else m
+                        suf[k] = m
+                pm = -np.inf
+                for i in range(b0, b1):
+                    w = x[i] * sign
+                    seen_nan |= w != w
+                    pm = w if w > pm else pm
+                    q = suf[i - b0 + 1]
+                    out[i] = (q if q > pm else pm) * sign
+            for i in range(min(n - 1, size)):
+                out[i] = nan
+            if seen_nan:
+                last_nan = -n
+                for i in range(size):
+                    if x[i] != x[i]:
+                        last_nan = i
+                    if i - last_nan < n:
+                        out[i] = nan
+
+        @_jit
+        def rolling_max_kernel(x, n, out):  # type: ignore[no-untyped-def]
+            """Highest of the last ``n`` values (NaN if any of them is NaN)."""
+            _extreme(x, n, 1.0, out)
+
+        @_jit
+        def rolling_min_kernel(x, n, out):  # type: ignore[no-untyped-def]
+            """Lowest of the last ``n`` values (NaN if any of them is NaN)."""
+            _extreme(x, n, -1.0, out)
+
+        @_jit
+        def fastk_kernel(close, highest, lowest, out):  # type: ignore[no-untyped-def]
+            """``100 * (close - LL) / (HH - LL)``; 0 for a zero or near-zero range (``_fastk``)."""
+            for i in range(close.size):
+                hh = highest[i]
+                ll = lowest[i]
+                span = hh - ll
+                flat = abs(span) <= (abs(hh) + abs(ll)) * 1e-14
+                span /= 100.0
+                r = (close[i] - ll) / span if span != 0.0 else 0.0
+                out[i] = 0.0 if flat else r
+
+        @_jit
+        def willr_kernel(close, highest, lowest, out):  # type: ignore[no-untyped-def]
+            """``-100 * (HH - close) / (HH - LL)``; 0 for a zero or near-zero range."""
+            for i in range(close.size):
+                hh = highest[i]
+                ll = lowest[i]
+                span = hh - ll
+                flat = abs(span) <= (abs(hh) + abs(ll)) * 1e-14
+                span /= -100.0
+                r = (hh - close[i]) / span if span != 0.0 else 0.0
+                out[i] = 0.0 if flat else r
+
+        # --------------------------------------------------------- row-wise
+
+        @_jit
+        def trange_kernel(high, low, close, out):  # type: ignore[no-untyped-def]
+            """``max(h - l, |prev close - h|, |l - prev close|)``; NaN on row 0 and next to gaps."""
+            nan = np.nan
+            if close.size:
+                out[0] = nan
+            for i in range(1, close.size):
+                h = high[i]
+                lo = low[i]
+                pc = close[i - 1]
+                if h != h or lo != lo or pc != pc:
+                    out[i] = nan
+                    continue
+                best = h - lo
+                d = abs(pc - h)
+                if d > best:
+                    best = d
+                d = abs(lo - pc)
+                if d > best:
+                    best = d
+                out[i] = best
+
+        @_jit
+        def ratio_kernel(num, den, zero, scale, out):  # type: ignore[no-untyped-def]
+            """``(num / den) * scale``, ``zero * scale`` where ``den == 0`` (``safe_divide``)."""
+            for i in range(num.size):
+                d = den[i]
+                out[i] = (num[i] / d if d != 0.0 else zero) * scale
+
+        @_jit
+        def roc_kernel(x, n, out):  # type: ignore[no-untyped-def]
+            """``(x / x[-n] - 1) * 100``; the ratio is 1 where ``x[-n] == 0``."""
+            nan = np.nan
+            for i in range(min(n, x.size)):
+                out[i] = nan
+            for i in range(n, x.size):
+                prev = x[i - n]
+                r = x[i] / prev if prev != 0.0 else 1.0
+                out[i] = (r - 1.0) * 100.0
+
+        @_jit
+        def obv_kernel(close, volume, out):  # type: ignore[no-untyped-def]
+            """On-balance volume from the first volume of each run; NaN rows restart it."""
+            nan = np.nan
+            prev = nan
+            total = 0.0
+            for i in range(close.size):
+                c = close[i]
+                v = volume[i]
+                if c != c or v != v:
+                    prev = nan
+                    out[i] = nan
+                    continue
+                d = c - prev
+                prev = c
+                if d != d:
+                    total = v
+                else:
+                    total += (1.0 if d > 0.0 else (-1.0 if d < 0.0 else 0.0)) * v
+                out[i] = total
+
+        # ------------------------------------------------------ fused families
+
+        @_jit
+        def macd_kernel(x, slow_ema, fast, slow, signal, line, sig, hist):  # type: ignore[no-untyped-def]
+            """MACD from prices and the (TA-Lib seeded) slow EMA, per run of valid values.
+
+            The fast EMA is seeded at run position ``slow - 1`` with the mean of
+            the ``fast`` values ending there (TA-Lib); the signal EMA smooths the
+            line from there.  All three outputs start where the signal does.
+            """
+            nan = np.nan
+            fa = 2.0 / (fast + 1)
+            fk = 1.0 - fa
+            sa = 2.0 / (signal + 1)
+            sk = 1.0 - sa
+            skip = slow - fast
+            pos = 0
+            fy = 0.0
+            sy = 0.0
+            for i in range(x.size):
+                v = x[i]
+                if v != v:
+                    pos = 0
+                    fy = 0.0
+                    sy = 0.0
+                    line[i] = nan
+                    sig[i] = nan
+                    hist[i] = nan
+                    continue
+                p = pos - skip
+                pos += 1
+                if p < 0:
+                    line[i] = nan
+                    sig[i] = nan
+                    hist[i] = nan
+                    continue
+                if p < fast - 1:
+                    fy += v
+                    line[i] = nan
+                    sig[i] = nan
+                    hist[i] = nan
+                    continue
+                if p == fast - 1:
+                    fy += v
+                    fy /= fast
+                else:
+                    fy = fy * fk + v * fa
+                m = fy - slow_ema[i]
+                q = p - (fast - 1)
+                if q < signal - 1:
+                    sy += m
+                    line[i] = nan
+                    sig[i] = nan
+                    hist[i] = nan
+                    continue
+                if q == signal - 1:
+                    sy += m
+                    sy /= signal
+                else:
+                    sy = sy * sk + m * sa
+                line[i] = m
+                sig[i] = sy
+                hist[i] = m - sy
+
+        @_jit
+        def dmi_kernel(high, low, close, n, plus_di, minus_di, dx, adx):  # type: ignore[no-untyped-def]
+            """+DI, -DI, DX and ADX in one pass (same arithmetic as ``smooth_kernel``).
+
+            Per run of valid moves: +DM, -DM and the true range are Wilder-summed
+            as averages (the first ``n - 1`` summed, divided by ``n``, then
+            ``y = y * (1 - 1/n) + x / n``), ``DI = 100 * dm / tr`` (0 for a zero
+            range), ``DX = 100 * |-DI - +DI| / (-DI + +DI)`` (0 for a zero sum)
+            and ``ADX`` the Wilder average of DX seeded with the mean of ``n``.
+            """
+            nan = np.nan
+            alpha = 1.0 / n
+            keep = 1.0 - alpha
+            div = float(n)
+            seed_last = n - 2
+            pos = 0
+            sp = 0.0
+            sm = 0.0
+            st = 0.0
+            apos = 0
+            ay = 0.0
+            for i in range(high.size):
+                if i == 0:
+                    up = nan
+                    down = nan
+                    tr = nan
+                else:
+                    h = high[i]
+                    lo = low[i]
+                    pc = close[i - 1]
+                    up = h - high[i - 1]
+                    down = -(lo - low[i - 1])
+                    tr = h - lo
+                    d = abs(pc - h)
+                    if d > tr:
+                        tr = d
+                    d = abs(lo - pc)
+                    if d > tr:
+                        tr = d
+                    if pc != pc or h != h or lo != lo:
+                        tr = nan
+                if up != up or down != down or tr != tr:
+                    pos = 0
+                    sp = 0.0
+                    sm = 0.0
+                    st = 0.0
+                    apos = 0
+                    ay = 0.0
+                    plus_di[i] = nan
+                    minus_di[i] = nan
+                    dx[i] = nan
+                    adx[i] = nan
+                    continue
+                pdm = up if (up > 0.0 and up > down) else 0.0
+                mdm = down if (down > 0.0 and down > up) else 0.0
+                if pos < seed_last:
+                    sp += pdm
+                    sm += mdm
+                    st += tr
+                elif pos == seed_last:
+                    sp += pdm
+                    sm += mdm
+                    st += tr
+                    sp /= div
+                    sm /= div
+                    st /= div
+                else:
+                    sp = sp * keep + pdm * alpha
+                    sm = sm * keep + mdm * alpha
+                    st = st * keep + tr * alpha
+                pos += 1
+                if pos < n:
+                    plus_di[i] = nan
+                    minus_di[i] = nan
+                    dx[i] = nan
+                    adx[i] = nan
+                    continue
+                p = (sp / st if st != 0.0 else 0.0) * 100.0
+                m = (sm / st if st != 0.0 else 0.0) * 100.0
+                total = m + p
+                x = (abs(m - p) / total if total != 0.0 else 0.0) * 100.0
+                plus_di[i] = p
+                minus_di[i] = m
+                dx[i] = x
+                if apos < n - 1:
+                    ay += x
+                    adx[i] = nan
+                elif apos == n - 1:
+                    ay += x
+                    ay /= div
+                    adx[i] = ay
+                else:
+                    ay = ay * keep + x * alpha
+                    adx[i] = ay
+                apos += 1
+
+        @_jit
+        def mfi_kernel(high, low, close, volume, n, out):  # type: ignore[no-untyped-def]
+            """TA-Lib MFI in one pass: typical price, dead-zone classification, running sums.
+
+            The positive and negative flow sums follow TA-Lib's order (the
+            first ``n - 1`` flows of a run summed, then per row add the new
+            flow, output, subtract the oldest), reset to exactly 0 once ``n``
+            flows in a row were 0 (as TA-Lib does); ``100 * pos / (pos + neg)``
+            (0 for a zero total), clipped to ``[0, 100]``.
+            """
+            nan = np.nan
+            ring_p = np.empty(n)
+            ring_n = np.empty(n)
+            prev = nan
+            run = 0
+            idle = 0
+            ps = 0.0
+            ns = 0.0
+            for i in range(close.size):
+                tp = (high[i] + low[i] + close[i]) / 3.0
+                flow = tp * volume[i]
+                change = tp - prev
+                bound = (abs(tp) + abs(prev)) * 1e-14
+                prev = tp
+                if change != change:
+                    run = 0
+                    idle = 0
+                    ps = 0.0
+                    ns = 0.0
+                    out[i] = nan
+                    continue
+                # selects, not branches: the direction is a coin flip
+                moved = flow if not (abs(change) <= bound) else 0.0
+                p = moved if change > 0.0 else 0.0
+                m = moved if change < 0.0 else 0.0
+                slot = run % n
+                ring_p[slot] = p
+                ring_n[slot] = m
+                run += 1
+                ps += p
+                ns += m
+                # n flows of 0 in a row: every slot is 0, so drop the rounding residue
+                # (the sums are then exactly 0, as the numpy path's window sums).
+                idle = idle + 1 if (p == 0.0 and m == 0.0) else 0
+                if idle >= n:
+                    ps = 0.0
+                    ns = 0.0
+                if run < n:
+                    out[i] = nan
+                    continue
+                total = ps + ns
+                r = (ps / total if total != 0.0 else 0.0) * 100.0
+                if r < 0.0:
+                    r = 0.0
+                elif r > 100.0:
+                    r = 100.0
+                out[i] = r
+                oldest = run % n
+                ps -= ring_p[oldest]
+                ns -= ring_n[oldest]
+
+        @_jit
+        def tree_kernel(x, n, out):  # type: ignore[no-untyped-def]
+            """Window sums by binary doubling: ``_core._doubling`` with ``_sum_combine``.
+
+            Runs on cache-sized blocks (each with ``n - 1`` rows of history) and
+            reduces every window by the same tree of additions as the numpy
+            path, so the values are bit-identical to it (and, unlike a running
+            sum, do not drift).  NaN for the first ``n - 1`` rows and for
+            windows that contain a NaN.
+            """
+            nan = np.nan
+            size = x.size
+            if n > size:
+                for i in range(size):
+                    out[i] = nan
+                return
+            block = 8192
+            hist = n - 1
+            cap = min(size, block + hist)
+            cur = np.empty(cap)
+            nxt = np.empty(cap)
+            acc = np.empty(cap)
+            for c0 in range(0, size, block):
+                c1 = min(c0 + block, size)
+                s0 = max(0, c0 - hist)
+                length = c1 - s0
+                for t in range(length):
+                    cur[t] = x[s0 + t]
+                have_acc = False
+                acc_size = 0
+                width = 1
+                bits = n
+                while True:
+                    if bits & 1:
+                        if not have_acc:
+                            for t in range(length):
+                                acc[t] = cur[t]
+                            have_acc = True
+                        else:
+                            # newer acc_size rows (acc) + the width rows before them (cur)
+                            for t in range(acc_size, length):
+                                acc[t] = acc[t] + cur[t - acc_size]
+                        acc_size += width
+                    bits >>= 1
+                    if not bits:
+                        break
+                    for t in range(width, length):
+                        nxt[t] = cur[t] + cur[t - width]
+                    cur, nxt = nxt, cur
+                    width *= 2
+                # rows t >= n - 1 of the series hold complete windows
+                for t in range(c0 - s0, length):
+                    out[s0 + t] = nan if s0 + t < hist else acc[t]
+
+        @_jit
+        def cci_kernel(tp, mean, n, out):  # type: ignore[no-untyped-def]
+            """TA-Lib CCI from the typical price and its window mean, in blocks of rows.
+
+            The mean deviation adds ``|tp[t - lag] - mean[t]|`` lag by lag
+            (the numpy kernel's order, so the values are bit-identical to it);
+            the loops over rows are independent, so they vectorize.
+            """
+            nan = np.nan
+            size = tp.size
+            block = 2048
+            dev = np.empty(block)
+            factor = 0.015 / n
+            for c0 in range(0, size, block):
+                c1 = min(c0 + block, size)
+                lo = max(c0, n - 1)
+                for i in range(c0, min(lo, c1)):
+                    out[i] = nan
+                if lo >= c1:
+                    continue
+                m = c1 - lo
+                for j in range(m):
+                    dev[j] = abs(tp[lo + j] - mean[lo + j])
+                for lag in range(1, n):
+                    base = lo - lag
+                    for j in range(m):
+                        dev[j] += abs(tp[base + j] - mean[lo + j])
+                for j in range(m):
+                    d = dev[j] * factor
+                    mu = mean[lo + j]
+                    t = tp[lo + j]
+                    num = t - mu
+                    flat = abs(num) <= (abs(t) + abs(mu)) * 1e-14
+                    r = num / d if d != 0.0 else 0.0
+                    out[lo + j] = 0.0 if flat else r

@@ -47,6 +47,10 @@ def macd_k(
     # TA-Lib seeds the fast EMA at the slow EMA's first row (with the SMA of
     # the `fast` values ending there), not at row fast-1.
     x = ctx[src]
+    if _jit.ENABLED:
+        line, sig, hist = np.empty(x.size), np.empty(x.size), np.empty(x.size)
+        _jit.macd_kernel(x, ema_k(ctx, slow, src), fast, slow, signal, line, sig, hist)
+        return line, sig, hist
     fast_ema = ctx.memo(("ema_from", src, fast, slow), lambda: k.ema(k.mask_run_heads(x, slow - fast), fast))
     line = fast_ema - ema_k(ctx, slow, src)
     sig = k.ema(line, signal)
@@ -63,6 +67,10 @@ def _extremes(ctx: Ctx, cols: tuple[str, ...], n: int) -> tuple[FloatArray, Floa
 
 
 def _fastk(close: FloatArray, highest: FloatArray, lowest: FloatArray) -> FloatArray:
+    if _jit.ENABLED:
+        res = np.empty(close.size)
+        _jit.fastk_kernel(close, highest, lowest, res)
+        return res
     span = highest - lowest
     flat = k.near_zero(span, highest, lowest)
     span /= 100.0
@@ -106,6 +114,10 @@ def stochrsi_k(ctx: Ctx, n: int, fastk: int, fastd: int, src: str = "close") -> 
 
 def willr_k(ctx: Ctx, n: int) -> FloatArray:
     highest, lowest = _extremes(ctx, HLC, n)
+    if _jit.ENABLED:
+        res = np.empty(highest.size)
+        _jit.willr_kernel(ctx.inputs(*HLC)[2], highest, lowest, res)
+        return res
     span = highest - lowest
     flat = k.near_zero(span, highest, lowest)
     span /= -100.0
@@ -125,7 +137,11 @@ def typical_price_k(ctx: Ctx, cols: tuple[str, ...] = HLC) -> FloatArray:
 
 def cci_k(ctx: Ctx, n: int) -> FloatArray:
     tp = typical_price_k(ctx)
-    mean = k.rolling_mean(tp, n)
+    mean = k.pairwise_mean(tp, n)
+    if _jit.ENABLED:
+        res = np.empty(tp.size)
+        _jit.cci_kernel(tp, mean, n, res)
+        return res
     size = tp.size
     dev = np.zeros(size)
     tmp = np.empty(min(size, _CHUNK))
@@ -151,6 +167,10 @@ def cci_k(ctx: Ctx, n: int) -> FloatArray:
 
 def roc_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
     x = ctx[src]
+    if _jit.ENABLED:
+        res = np.empty(x.size)
+        _jit.roc_kernel(x, n, res)
+        return res
     prev = k.shift(x, n)
     out = k.safe_divide(x, prev, 1.0)
     out -= 1.0

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core as k
+from . import _jit
 from ._core import Ctx, FloatArray
 from ._inputs import check_int, fmt, series_ctx, to_series
 from ._volatility import HLC, trange_k
@@ -32,8 +33,22 @@ def _wilder_sum(x: FloatArray, n: int) -> FloatArray:
     return k.smooth(x, 1.0 / n, n - 1, seed_div=n, emit_from=n - 1)
 
 
+def _dmi_jit(ctx: Ctx, n: int) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``(+DI, -DI, DX, ADX)`` from one compiled pass (numba only)."""
+
+    def build() -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        high, low, close = ctx.inputs(*HLC)
+        outs = tuple(np.empty(high.size) for _ in range(4))
+        _jit.dmi_kernel(high, low, close, n, *outs)
+        return outs  # type: ignore[return-value]
+
+    return ctx.memo(("dmi", n), build)
+
+
 def di_k(ctx: Ctx, n: int) -> tuple[FloatArray, FloatArray]:
     """``(+DI, -DI)`` for period ``n >= 2``."""
+    if _jit.ENABLED:
+        return _dmi_jit(ctx, n)[:2]
 
     def build() -> tuple[FloatArray, FloatArray]:
         plus, minus = _directional_moves(ctx)
@@ -50,6 +65,9 @@ def di_k(ctx: Ctx, n: int) -> tuple[FloatArray, FloatArray]:
 
 
 def dx_k(ctx: Ctx, n: int) -> FloatArray:
+    if _jit.ENABLED:
+        return _dmi_jit(ctx, n)[2]
+
     def build() -> FloatArray:
         plus_di, minus_di = di_k(ctx, n)
         out = np.subtract(minus_di, plus_di)
@@ -62,6 +80,8 @@ def dx_k(ctx: Ctx, n: int) -> FloatArray:
 
 
 def adx_k(ctx: Ctx, n: int) -> FloatArray:
+    if _jit.ENABLED:
+        return _dmi_jit(ctx, n)[3]
     return ctx.memo(("adx", n), lambda: k.wilder(dx_k(ctx, n), n))
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core as k
+from . import _jit
 from ._core import Ctx, FloatArray
 from ._inputs import check_int, fmt, series_ctx, to_series
 
@@ -15,6 +16,10 @@ HLC = ("high", "low", "close")
 def trange_k(ctx: Ctx) -> FloatArray:
     def build() -> FloatArray:
         high, low, close = ctx.inputs(*HLC)
+        if _jit.ENABLED:
+            res = np.empty(close.size)
+            _jit.trange_kernel(high, low, close, res)
+            return res
         prev = k.shift(close, 1)
         out = high - low
         np.subtract(prev, high, out=prev)
@@ -34,6 +39,11 @@ def atr_k(ctx: Ctx, n: int) -> FloatArray:
 
 
 def natr_k(ctx: Ctx, n: int) -> FloatArray:
+    if _jit.ENABLED:
+        atr = atr_k(ctx, n)
+        res = np.empty(atr.size)
+        _jit.ratio_kernel(atr, ctx.inputs(*HLC)[2], 0.0, 100.0, res)
+        return res
     out = k.safe_divide(atr_k(ctx, n), ctx.inputs(*HLC)[2], 0.0)
     out *= 100.0
     return out

@@ -10,6 +10,7 @@ import pandas as pd
 from qdbtools.exceptions import InvalidInputError
 
 from . import _core as k
+from . import _jit
 from ._core import Ctx, FloatArray
 from ._inputs import check_int, fmt, series_ctx, to_series
 
@@ -18,6 +19,10 @@ HLCV = ("high", "low", "close", "volume")
 
 def obv_k(ctx: Ctx) -> FloatArray:
     close, volume = ctx.inputs("close", "volume")
+    if _jit.ENABLED:
+        res = np.empty(close.size)
+        _jit.obv_kernel(close, volume, res)
+        return res
     change = k.diff(close)
     step = np.sign(change) * volume
     # TA-Lib starts the running total at the first bar's volume.
@@ -35,6 +40,11 @@ def typical_volume_k(ctx: Ctx) -> tuple[FloatArray, FloatArray]:
 
 
 def mfi_k(ctx: Ctx, n: int) -> FloatArray:
+    if _jit.ENABLED:
+        high, low, close, volume = ctx.inputs(*HLCV)
+        res = np.empty(close.size)
+        _jit.mfi_kernel(high, low, close, volume, n, res)
+        return res
     tp, volume = typical_volume_k(ctx)
     flow = tp * volume
     change = k.diff(tp)
