@@ -316,7 +316,9 @@ if os.environ.get("QDBTOOLS_NO_NUMBA", "").strip().lower() not in ("1", "true", 
             the ``fast`` values ending there (TA-Lib); the signal EMA smooths the
             line from there.  All three outputs start where the signal does.
             """
-            nan = np.nan
+            line[:] = np.nan
+            sig[:] = np.nan
+            hist[:] = np.nan
             fa = 2.0 / (fast + 1)
             fk = 1.0 - fa
             sa = 2.0 / (signal + 1)
@@ -331,22 +333,13 @@ if os.environ.get("QDBTOOLS_NO_NUMBA", "").strip().lower() not in ("1", "true", 
                     pos = 0
                     fy = 0.0
                     sy = 0.0
-                    line[i] = nan
-                    sig[i] = nan
-                    hist[i] = nan
                     continue
                 p = pos - skip
                 pos += 1
                 if p < 0:
-                    line[i] = nan
-                    sig[i] = nan
-                    hist[i] = nan
                     continue
                 if p < fast - 1:
                     fy += v
-                    line[i] = nan
-                    sig[i] = nan
-                    hist[i] = nan
                     continue
                 if p == fast - 1:
                     fy += v
@@ -357,9 +350,6 @@ if os.environ.get("QDBTOOLS_NO_NUMBA", "").strip().lower() not in ("1", "true", 
                 q = p - (fast - 1)
                 if q < signal - 1:
                     sy += m
-                    line[i] = nan
-                    sig[i] = nan
-                    hist[i] = nan
                     continue
                 if q == signal - 1:
                     sy += m
