@@ -476,18 +476,20 @@ def load_indicators(
         )
     if shape == "long":
         return long
-    types = long.groupby("indicator_id")["indicator_type"].nunique(dropna=False)
-    if (types > 1).any():
-        clashing = sorted(types.index[types > 1])
+    stored_ids = [key[1] for key in current]
+    clashing = sorted({i for i in stored_ids if stored_ids.count(i) > 1})
+    if clashing:
         raise InvalidInputError(
             f"{clashing} are stored under several variant types; pass variant_type= to choose one, "
             "or use shape='long'"
         )
-    wide = long.pivot_table(
-        index=long.index, columns="indicator_id", values="value", aggfunc="first", sort=True
-    )
-    wide = wide.reindex(columns=ids if ids is not None else sorted(wide.columns)).rename_axis(columns=None)
-    wide.index = pd.DatetimeIndex(wide.index, name="timestamp") if len(wide) else long.index[:0]
+    columns = ids if ids is not None else sorted(stored_ids)
+    if len(current) == 1:
+        wide = pd.DataFrame({stored_ids[0]: long["value"].to_numpy()}, index=long.index)
+    else:
+        wide = long.set_index("indicator_id", append=True)["value"].unstack("indicator_id")
+    wide = wide.reindex(columns=columns).rename_axis(columns=None)
+    wide.index = pd.DatetimeIndex(wide.index, name="timestamp").as_unit("us")
     if limit is not None:
         wide = wide.head(limit) if limit > 0 else wide.tail(-limit)
     return wide.astype("float64")
