@@ -63,6 +63,16 @@ def percentile(times: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def measure(storage: str, case: str, action: Any, repeat: int) -> dict[str, Any]:
+    times = timings(action, repeat)
+    return {
+        "storage": storage,
+        "case": case,
+        "median_seconds": statistics.median(times),
+        "p99_seconds": percentile(times, 0.99),
+    }
+
+
 def run(repeat: int) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     big, small = make_values(10_000), make_values(1_000)
@@ -85,15 +95,7 @@ def run(repeat: int) -> list[dict[str, Any]]:
             ("parquet", "read_parquet 10k"): lambda: pd.read_parquet(parquet),
         }
         for (storage, case), action in extra.items():
-            times = timings(action, repeat)
-            results.append(
-                {
-                    "storage": storage,
-                    "case": case,
-                    "median_seconds": statistics.median(times),
-                    "p99_seconds": percentile(times, 0.99),
-                }
-            )
+            results.append(measure(storage, case, action, repeat))
         for storage, service in services.items():
             cases = {
                 "save 10k (overwrite)": lambda s=service: s.save_values(
@@ -110,15 +112,7 @@ def run(repeat: int) -> list[dict[str, Any]]:
                 "load last 100": lambda s=service: s.load_values("bench", "X", "RSI_14", limit=-100),
             }
             for case, action in cases.items():
-                times = timings(action, repeat)
-                results.append(
-                    {
-                        "storage": storage,
-                        "case": case,
-                        "median_seconds": statistics.median(times),
-                        "p99_seconds": percentile(times, 0.99),
-                    }
-                )
+                results.append(measure(storage, case, action, repeat))
     return results
 
 

@@ -71,18 +71,9 @@ class MigrationReport:
 # -- idempotent steps -------------------------------------------------------------------
 
 
-def create_table(table: str, ddl: str) -> Step:
-    """``CREATE TABLE IF NOT EXISTS``, then wait until the server has applied it."""
-
-    def step(db: Database) -> None:
-        db.execute(ddl)
-        db.wait_until_visible(table)
-
-    return step
-
-
 def run_sql(table: str, statement: str) -> Step:
-    """A statement that is idempotent by itself (an UPDATE, a DEDUP-protected INSERT)."""
+    """A statement that is idempotent by itself (``CREATE TABLE IF NOT EXISTS``, an UPDATE, a
+    DEDUP-protected INSERT), then a wait until the server has applied it to ``table``."""
 
     def step(db: Database) -> None:
         db.execute(statement)
@@ -168,9 +159,9 @@ FROM indicators WHERE generation = 0"""
 INDICATOR_KEYS = ("timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation")
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "tick_prices", (create_table("tick_prices", TICK_PRICES_DDL),)),
-    Migration(2, "aggregated_ohlcv", (create_table("aggregated_ohlcv", AGGREGATED_OHLCV_DDL),)),
-    Migration(3, "indicators (original columns)", (create_table("indicators", INDICATORS_DDL),)),
+    Migration(1, "tick_prices", (run_sql("tick_prices", TICK_PRICES_DDL),)),
+    Migration(2, "aggregated_ohlcv", (run_sql("aggregated_ohlcv", AGGREGATED_OHLCV_DDL),)),
+    Migration(3, "indicators (original columns)", (run_sql("indicators", INDICATORS_DDL),)),
     Migration(
         4,
         "indicators dedup",
@@ -204,7 +195,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         7,
         "indicator_generations ledger",
         (
-            create_table("indicator_generations", GENERATIONS_DDL),
+            run_sql("indicator_generations", GENERATIONS_DDL),
             run_sql("indicator_generations", ADOPT_VARIANTS),
         ),
     ),

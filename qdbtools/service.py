@@ -138,6 +138,11 @@ def frame_to_values(frame: pd.DataFrame) -> list[IndicatorValue]:
     ]
 
 
+def _with_error(context: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    """The log/event context of a failure: the ids plus the error and its type."""
+    return {**context, "error": str(exc), "error_type": type(exc).__name__}
+
+
 class _StdlibEventLogger:
     """``logger.info(event, context)`` on top of :mod:`logging`."""
 
@@ -230,7 +235,7 @@ class IndicatorPersistenceService:
                 count, context["generation"] = result.rows, result.generation
                 event = "indicator_persistence.saved_to_questdb"
         except Exception as exc:
-            failure = {**context, "error": str(exc), "error_type": type(exc).__name__}
+            failure = _with_error(context, exc)
             self.logger.error("indicator_persistence.save_failed", failure)
             await self._publish("indicator_values.save_failed", failure)
             raise
@@ -273,10 +278,7 @@ class IndicatorPersistenceService:
                     variant_type=variant_type,
                 )
         except Exception as exc:
-            self.logger.error(
-                "indicator_persistence.load_failed",
-                {**context, "error": str(exc), "error_type": type(exc).__name__},
-            )
+            self.logger.error("indicator_persistence.load_failed", _with_error(context, exc))
             raise
         values = frame_to_values(frame)
         self.logger.debug(
@@ -305,10 +307,7 @@ class IndicatorPersistenceService:
                 self.db.indicator_info, session_id, symbol, variant_id, variant_type=variant_type
             )
         except Exception as exc:
-            self.logger.error(
-                "indicator_persistence.get_file_info_failed",
-                {**ids, "error": str(exc), "error_type": type(exc).__name__},
-            )
+            self.logger.error("indicator_persistence.get_file_info_failed", _with_error(ids, exc))
             raise
         return {
             **ids,

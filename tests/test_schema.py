@@ -6,7 +6,7 @@ import pytest
 
 from qdbtools.database import Database
 from qdbtools.exceptions import MigrationError
-from qdbtools.schema import LEDGER_TABLE, MIGRATIONS, Migration, applied_versions, create_table, migrate
+from qdbtools.schema import LEDGER_TABLE, MIGRATIONS, Migration, applied_versions, migrate, run_sql
 
 EXPECTED = {
     "tick_prices": {
@@ -183,17 +183,17 @@ def test_failing_migration_stops_names_its_version_and_is_not_recorded(empty_db)
     good = Migration(
         901,
         "good table",
-        (create_table("good_t", "CREATE TABLE good_t (ts TIMESTAMP) TIMESTAMP(ts) PARTITION BY DAY WAL"),),
+        (run_sql("good_t", "CREATE TABLE good_t (ts TIMESTAMP) TIMESTAMP(ts) PARTITION BY DAY WAL"),),
     )
     bad = Migration(
         902,
         "broken ddl",
-        (create_table("bad_t", "CREATE TABLE bad_t (ts TIMESTAMP, x NOSUCHTYPE) TIMESTAMP(ts)"),),
+        (run_sql("bad_t", "CREATE TABLE bad_t (ts TIMESTAMP, x NOSUCHTYPE) TIMESTAMP(ts)"),),
     )
     later = Migration(
         903,
         "never reached",
-        (create_table("later_t", "CREATE TABLE later_t (ts TIMESTAMP) TIMESTAMP(ts) PARTITION BY DAY WAL"),),
+        (run_sql("later_t", "CREATE TABLE later_t (ts TIMESTAMP) TIMESTAMP(ts) PARTITION BY DAY WAL"),),
     )
     with pytest.raises(MigrationError) as info:
         migrate(empty_db, [good, bad, later])
