@@ -88,6 +88,12 @@ def test_hostile_ids_are_stored_and_read_back_exactly(qdb, unique_id, value, eng
     back = qdb.read_ticks(unique_id + value, value, engine=engine)
     assert len(back) == 5
     assert set(back["session_id"]) == {unique_id + value} and set(back["symbol"]) == {value}
+    # The readers fill the pinned key columns from the filter; check the stored text itself.
+    stored = qdb.sql(
+        "SELECT DISTINCT session_id, symbol FROM tick_prices WHERE symbol = :v AND session_id LIKE :prefix",
+        {"v": value, "prefix": unique_id + "%"},
+    )
+    assert stored.values.tolist() == [[unique_id + value, value]]
     assert {"tick_prices", "indicators"} <= set(qdb.tables())
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.engines import read_frame, resolve_engine
@@ -77,19 +78,35 @@ def normalize(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
     return result.astype({name: dtypes[name] for name in result.columns})
 
 
+def constant_text(value: str, rows: int) -> pd.Series:
+    """A ``str`` column holding ``value`` ``rows`` times, built without Python objects."""
+    return pd.Series(pd.array(pa.repeat(value, rows), dtype="str"))
+
+
 def _select(
     db: Database,
     table: str,
     columns: Sequence[str],
+    keys: Mapping[str, str],
     where: str,
     params: dict[str, Any],
     order: str,
     dtypes: Mapping[str, str],
     engine: str,
 ) -> pd.DataFrame:
-    query = f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY {order}"
-    raw = read_frame(db, query, params, resolve_engine(db, engine))
-    return normalize(raw, dtypes)
+    """Run the query and return ``columns`` in order.
+
+    ``keys`` are the SYMBOL columns the WHERE clause pins to one exact value: every row
+    holds that value, so they are not fetched but filled in here. The server's export of a
+    SYMBOL column costs more than all the numeric columns of a bar together.
+    """
+    fetched = [c for c in columns if c not in keys]
+    query = f"SELECT {', '.join(['timestamp', *fetched])} FROM {table} WHERE {where} ORDER BY {order}"
+    frame = normalize(read_frame(db, query, params, resolve_engine(db, engine)), dtypes)
+    for name in columns:
+        if name in keys:
+            frame[name] = constant_text(keys[name], len(frame)).set_axis(frame.index)
+    return frame[list(columns)]
 
 
 def read_ticks(
@@ -112,9 +129,8 @@ def read_ticks(
         "symbol": key_text("symbol", symbol),
     }
     where = "session_id = :session_id AND symbol = :symbol" + time_range_filter(start, end, params)
-    return _select(
-        db, "tick_prices", ["timestamp", *wanted], where, params, "timestamp, trade_id", TICK_DTYPES, engine
-    )
+    keys = {"session_id": session_id, "symbol": symbol}
+    return _select(db, "tick_prices", wanted, keys, where, params, "timestamp, trade_id", TICK_DTYPES, engine)
 
 
 def read_ohlcv(
@@ -135,8 +151,9 @@ def read_ohlcv(
     }
     where = "session_id = :session_id AND symbol = :symbol AND interval = :interval"
     where += time_range_filter(start, end, params)
+    keys = {"session_id": session_id, "symbol": symbol, "interval": interval}
     return _select(
-        db, "aggregated_ohlcv", ["timestamp", *OHLCV_DTYPES], where, params, "timestamp", OHLCV_DTYPES, engine
+        db, "aggregated_ohlcv", list(OHLCV_DTYPES), keys, where, params, "timestamp", OHLCV_DTYPES, engine
     )
 
 

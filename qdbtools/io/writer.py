@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -143,6 +144,15 @@ def prepare_frame(frame: pd.DataFrame, *, at: str | None, symbols: Sequence[str]
     return frame
 
 
+def _time_order(stamps: np.ndarray, ids: np.ndarray | None) -> np.ndarray | None:
+    """Positions that sort rows by (timestamp, trade id), stably; None when already sorted."""
+    step = np.diff(stamps)
+    in_order = step >= 0 if ids is None else (step > 0) | ((step == 0) & (np.diff(ids) >= 0))
+    if in_order.all():
+        return None
+    return np.argsort(stamps, kind="stable") if ids is None else np.lexsort((ids, stamps))
+
+
 def prepare_ticks(
     frame: pd.DataFrame, *, session_id: str | None = None, symbol: str | None = None
 ) -> pd.DataFrame:
@@ -164,7 +174,7 @@ def prepare_ticks(
                 raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}")
             if name in frame.columns and not (frame[name] == value).all():
                 raise InvalidInputError(f"{name}={value!r} disagrees with the frame's {name!r} column")
-            frame = frame.assign(**{name: value})
+            frame = frame.assign(**{name: pd.Categorical.from_codes(np.zeros(len(frame), "int8"), [value])})
     missing = [c for c in TICK_COLUMNS if c not in frame.columns and c != "trade_id"]
     if missing:
         raise MissingColumnsError(
@@ -202,7 +212,9 @@ def prepare_ticks(
                 f"column 'trade_id' must hold integers; {_first_bad(frame, ~whole.to_numpy())} does not"
             )
         frame = frame.assign(trade_id=ids.astype("int64"))
-    frame = frame.sort_values(["timestamp", "trade_id"] if has_ids else ["timestamp"], kind="stable")
+    order = _time_order(frame["timestamp"].array.asi8, frame["trade_id"].to_numpy() if has_ids else None)
+    if order is not None:
+        frame = frame.take(order)
     frame = frame.reset_index(drop=True)[[c for c in TICK_COLUMNS if c in frame.columns]]
     # Rows can only collide with rows of the same timestamp, which sorting made adjacent:
     # the duplicate checks run on those few rows instead of the whole frame.
@@ -231,6 +243,34 @@ def prepare_ticks(
     return prepare_frame(frame, at="timestamp", symbols=("session_id", "symbol"))
 
 
+def _serialized_chunks(
+    sender: Any, frame: pd.DataFrame, table: str, symbols: Sequence[str], at: str, chunk_rows: int
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(rows, buffer)`` per chunk, serializing the next chunk while the caller sends one.
+
+    The client serializes and sends without holding the GIL, so a worker thread overlaps the
+    two; at most two chunks are held in memory.
+    """
+
+    def serialize(start: int) -> tuple[int, Any]:
+        chunk = frame.iloc[start : start + chunk_rows]
+        buffer = sender.new_buffer()
+        buffer.dataframe(chunk, table_name=table, symbols=list(symbols), at=at)
+        return len(chunk), buffer
+
+    starts = range(0, len(frame), chunk_rows)
+    if len(starts) < 2:
+        yield from map(serialize, starts)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="qdbtools-serialize") as pool:
+        pending = pool.submit(serialize, starts[0])
+        for start in starts[1:]:
+            ready = pending.result()
+            pending = pool.submit(serialize, start)
+            yield ready
+        yield pending.result()
+
+
 def write_frame(
     db: Database,
     frame: pd.DataFrame,
@@ -250,11 +290,9 @@ def write_frame(
     sent = 0
     try:
         with ingestion_errors(db.settings, table), db._sender() as sender:
-            for start in range(0, len(frame), chunk_rows):
-                chunk = frame.iloc[start : start + chunk_rows]
-                sender.dataframe(chunk, table_name=table, symbols=list(symbols), at=at)
-                sender.flush()
-                sent += len(chunk)
+            for rows, buffer in _serialized_chunks(sender, frame, table, symbols, at, chunk_rows):
+                sender.flush(buffer)
+                sent += rows
     except QdbToolsError as exc:
         if sent:
             raise type(exc)(
