@@ -37,6 +37,7 @@ from qdbtools.exceptions import InvalidInputError, MissingColumnsError, WriteErr
 from qdbtools.io.engines import read_frame, resolve_engine
 from qdbtools.io.literals import key_text, time_range_filter, to_utc_timestamp, utc_text
 from qdbtools.io.writer import prepare_frame, write_frame
+from qdbtools.schema import INDICATOR_KEYS, rebuild_table
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
@@ -172,6 +173,7 @@ def to_rows(
     for name, value in (("scope", scope), ("user_id", user_id), ("created_by", created_by)):
         _text(name, value, allow_none=True)
     long = "indicator_id" in frame.columns and "value" in frame.columns
+    presorted = False
     if long:
         rows = frame.reset_index() if "timestamp" not in frame.columns else frame.copy()
         if "timestamp" not in rows.columns:
@@ -190,7 +192,12 @@ def to_rows(
             )
         for name in frame.columns:
             _text("variant column name", name)
-        numeric = frame.apply(pd.to_numeric, errors="coerce")
+        # Sorted columns over a sorted, unique index melt into rows already in the order
+        # this function returns, with no (timestamp, variant) twice: the checks below are skipped.
+        numeric = frame.apply(pd.to_numeric, errors="coerce").sort_index(axis=1)
+        if not numeric.index.is_monotonic_increasing:
+            numeric = numeric.sort_index(kind="stable")
+        presorted = numeric.index.is_unique
         rows = (
             numeric.rename_axis("timestamp")
             .reset_index()
@@ -225,6 +232,8 @@ def to_rows(
     if "metadata" not in rows.columns:
         rows["metadata"] = None
     rows = rows[list(ROW_COLUMNS)].astype({c: "object" for c in ("metadata", "indicator_name")})
+    if presorted:
+        return rows.reset_index(drop=True)
     rows = rows.drop_duplicates(["timestamp", "indicator_type", "indicator_id", "value", "confidence"])
     clash = rows.duplicated(["timestamp", "indicator_type", "indicator_id"], keep=False).to_numpy()
     if clash.any():
@@ -332,6 +341,18 @@ def _commit(
     )
 
 
+def _key_blocks(rows: pd.DataFrame) -> dict[Key, slice]:
+    """Each variant key's rows, which :func:`to_rows` sorted into one contiguous block."""
+    codes = rows.groupby(["indicator_type", "indicator_id"], dropna=False, sort=False).ngroup().to_numpy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    types, ids = rows["indicator_type"].to_numpy(dtype=object), rows["indicator_id"].to_numpy(dtype=object)
+    return {
+        (None if pd.isna(types[start]) else types[start], ids[start]): slice(int(start), int(end))
+        for start, end in zip(starts, ends, strict=True)
+    }
+
+
 def save_indicators(
     db: Database,
     frame: pd.DataFrame,
@@ -360,12 +381,19 @@ def save_indicators(
     )
     if rows.empty:
         return SaveResult(0, mode, seconds=time.perf_counter() - started)
-    keys: list[Key] = list(dict.fromkeys(zip(rows["indicator_type"], rows["indicator_id"], strict=True)))
+    blocks = _key_blocks(rows)
+    keys = list(blocks)
     checksums = {
         key: values_checksum(
-            session_id, symbol, key[0], key[1], part["timestamp"], part["value"], part["confidence"]
+            session_id,
+            symbol,
+            key[0],
+            key[1],
+            rows["timestamp"].iloc[block],
+            rows["value"].iloc[block],
+            rows["confidence"].iloc[block],
         )
-        for key, part in rows.groupby(["indicator_type", "indicator_id"], dropna=False, sort=False)
+        for key, block in blocks.items()
     }
     pending = set(keys)
     generations: dict[Key, int] = {}
@@ -373,9 +401,9 @@ def save_indicators(
         ids = sorted({key[1] for key in pending})
         current = current_generations(db, session_id, symbol, ids) if mode == "append" else {}
         batch = {key: current[key][0] if key in current else new_generation() for key in pending}
-        part = rows[[k in batch for k in zip(rows["indicator_type"], rows["indicator_id"], strict=True)]]
-        part = part.assign(
-            generation=[batch[k] for k in zip(part["indicator_type"], part["indicator_id"], strict=True)]
+        part = pd.concat([rows.iloc[blocks[key]] for key in batch], ignore_index=True)
+        part["generation"] = np.repeat(
+            np.array(list(batch.values()), dtype="int64"), [len(rows.iloc[blocks[key]]) for key in batch]
         )
         # The rows must be applied before the ledger names their generation: wait regardless of `wait`.
         write_frame(db, part, "indicators", at="timestamp", symbols=SYMBOL_COLUMNS, wait=True)
@@ -692,33 +720,13 @@ def prune(
             f"(session_id = :s{i} AND symbol = :y{i} AND {type_term} AND indicator_id = :i{i} "
             f"AND generation = :g{i})"
         )
-    txn = _sequencer_txn(db)
-    before = int(db.sql("SELECT count() FROM indicators").iat[0, 0])
-    db.execute("DROP TABLE IF EXISTS indicators__prune")
-    db.execute(
-        f"CREATE TABLE indicators__prune AS (SELECT * FROM indicators WHERE NOT ({' OR '.join(terms)})) "
-        "TIMESTAMP(timestamp) PARTITION BY DAY WAL",
-        params,
+    rebuild_table(
+        db,
+        "indicators",
+        dedup_keys=INDICATOR_KEYS,
+        where=f"NOT ({' OR '.join(terms)})",
+        params=params,
+        removed_rows=rows,
     )
-    db.execute(f"ALTER TABLE indicators__prune DEDUP ENABLE UPSERT KEYS({', '.join(_INDICATOR_KEYS)})")
-    db.wait_until_visible("indicators__prune")
-    after = int(db.sql("SELECT count() FROM indicators__prune").iat[0, 0])
-    if _sequencer_txn(db) != txn or after != before - rows:
-        db.execute("DROP TABLE indicators__prune")
-        raise WriteError(
-            "indicators changed while prune copied it (a save ran meanwhile); nothing was removed. "
-            "Run prune again when no saves are running"
-        )
-    db.execute("RENAME TABLE indicators TO indicators__pruned")
-    db.execute("RENAME TABLE indicators__prune TO indicators")
-    db.execute("DROP TABLE indicators__pruned")
     log.info("pruned indicators", extra={"rows": rows, "superseded": superseded, "orphans": orphans})
     return result
-
-
-_INDICATOR_KEYS = ("timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation")
-
-
-def _sequencer_txn(db: Database) -> int:
-    frame = db.sql("SELECT sequencerTxn FROM wal_tables() WHERE name = 'indicators'")
-    return int(frame.iat[0, 0])

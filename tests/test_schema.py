@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from qdbtools.database import Database
-from qdbtools.exceptions import MigrationError
-from qdbtools.schema import LEDGER_TABLE, MIGRATIONS, Migration, applied_versions, migrate, run_sql
+from qdbtools.exceptions import MigrationError, WriteError
+from qdbtools.schema import (
+    LEDGER_TABLE,
+    MIGRATIONS,
+    OHLCV_KEYS,
+    Migration,
+    applied_versions,
+    migrate,
+    rebuild_table,
+    restore_interrupted_rebuild,
+    run_sql,
+)
 
 EXPECTED = {
     "tick_prices": {
@@ -35,7 +47,7 @@ EXPECTED = {
             "trades": "LONG",
         },
         "keys": {"timestamp", "session_id", "symbol", "interval"},
-        "partition": "DAY",
+        "partition": "MONTH",
     },
     "indicators": {
         "columns": {
@@ -54,7 +66,7 @@ EXPECTED = {
             "generation": "LONG",
         },
         "keys": {"timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation"},
-        "partition": "DAY",
+        "partition": "MONTH",
     },
     "indicator_generations": {
         "columns": {
@@ -202,3 +214,89 @@ def test_failing_migration_stops_names_its_version_and_is_not_recorded(empty_db)
     assert "nosuchtype" in str(info.value).lower()
     assert applied_versions(empty_db) == [901]
     assert "later_t" not in empty_db.tables()
+
+
+def _bars(days: int, offset: float = 0.0) -> pd.DataFrame:
+    stamps = pd.date_range("2024-02-27", periods=days * 24, freq="1h", tz="UTC")
+    close = 100.0 + np.arange(len(stamps)) + offset
+    return pd.DataFrame(
+        {
+            "timestamp": stamps,
+            "session_id": "s",
+            "symbol": "BTC_USDT",
+            "interval": "1h",
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close,
+            "volume": 1.5,
+            "trades": 3,
+        }
+    )
+
+
+def _write_bars(db: Database, bars: pd.DataFrame) -> None:
+    db.write_frame(bars, "aggregated_ohlcv", at="timestamp", symbols=("session_id", "symbol", "interval"))
+
+
+def _partitioning(db: Database) -> dict[str, str]:
+    frame = db.sql("SELECT table_name, partitionBy FROM tables()")
+    return dict(zip(frame["table_name"], frame["partitionBy"], strict=True))
+
+
+def test_migration_008_repartitions_by_month_and_keeps_every_row(empty_db):
+    migrate(empty_db, [m for m in MIGRATIONS if m.version < 8])
+    _write_bars(empty_db, _bars(5))  # across a month boundary: Feb 27 .. Mar 2
+    values = pd.DataFrame(
+        {"RSI_14": np.linspace(10, 90, 5 * 24)},
+        index=pd.date_range("2024-02-27", periods=5 * 24, freq="1h", tz="UTC"),
+    )
+    empty_db.save_indicators(values, session_id="s", symbol="BTC_USDT", mode="overwrite")
+    assert _partitioning(empty_db)["indicators"] == "DAY"
+    tables = ("aggregated_ohlcv", "indicators")
+    before = {t: empty_db.sql(f"SELECT * FROM {t} ORDER BY timestamp") for t in tables}
+    keys_before = {t: snapshot(empty_db)[t] for t in tables}
+
+    assert empty_db.migrate().applied == [8]
+
+    assert {t: _partitioning(empty_db)[t] for t in tables} == {t: "MONTH" for t in tables}
+    for table in tables:
+        pd.testing.assert_frame_equal(
+            empty_db.sql(f"SELECT * FROM {table} ORDER BY timestamp"), before[table]
+        )
+        assert snapshot(empty_db)[table] == keys_before[table]  # columns, types, DEDUP keys
+    assert not [t for t in empty_db.tables() if "__" in t]
+    loaded = empty_db.load_indicators("s", "BTC_USDT", "RSI_14")
+    np.testing.assert_array_equal(loaded["RSI_14"].to_numpy(), values["RSI_14"].to_numpy())
+
+
+def test_a_rebuild_interrupted_between_its_renames_is_restored(empty_db):
+    empty_db.migrate()
+    _write_bars(empty_db, _bars(2))
+    # The state a crash after the first RENAME leaves: the table under its retired name.
+    empty_db.execute('RENAME TABLE aggregated_ohlcv TO "aggregated_ohlcv__retired"')
+    empty_db.execute(
+        'CREATE TABLE "aggregated_ohlcv__rebuild" (timestamp TIMESTAMP) '
+        "TIMESTAMP(timestamp) PARTITION BY MONTH WAL"
+    )
+    restore_interrupted_rebuild(empty_db, "aggregated_ohlcv")
+    assert "aggregated_ohlcv" in empty_db.tables()
+    assert not [t for t in empty_db.tables() if "__" in t]
+    assert int(empty_db.sql("SELECT count() FROM aggregated_ohlcv").iat[0, 0]) == 48
+
+
+def test_a_rebuild_that_races_a_write_changes_nothing(empty_db, monkeypatch):
+    empty_db.migrate()
+    _write_bars(empty_db, _bars(2))
+    real_wait = empty_db.wait_until_visible
+
+    def wait_after_a_write(tables, **kwargs):
+        if tables == "aggregated_ohlcv__rebuild":  # the copy is made: a writer lands now
+            _write_bars(empty_db, _bars(3).iloc[-1:])
+        return real_wait(tables, **kwargs)
+
+    monkeypatch.setattr(empty_db, "wait_until_visible", wait_after_a_write)
+    with pytest.raises(WriteError, match="aggregated_ohlcv changed while it was being copied"):
+        rebuild_table(empty_db, "aggregated_ohlcv", dedup_keys=OHLCV_KEYS)
+    assert int(empty_db.sql("SELECT count() FROM aggregated_ohlcv").iat[0, 0]) == 49
+    assert not [t for t in empty_db.tables() if "__" in t]
