@@ -27,6 +27,7 @@ import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -36,6 +37,7 @@ from qdbtools.checksum import values_checksum
 from qdbtools.exceptions import InvalidInputError, MissingColumnsError, WriteError
 from qdbtools.io.engines import read_frame, resolve_engine
 from qdbtools.io.literals import key_text, time_range_filter, to_utc_timestamp, utc_text
+from qdbtools.io.market import constant_text
 from qdbtools.io.writer import prepare_frame, write_frame
 from qdbtools.schema import INDICATOR_KEYS, rebuild_table
 
@@ -449,11 +451,28 @@ def _variant_list(variant_id: str | Sequence[str] | None) -> list[str] | None:
     return ids
 
 
+#: Column dtypes of a long frame, the same from both read engines (text: ``str``, NULL is NaN).
+LONG_DTYPES = {c: "str" for c in LONG_COLUMNS} | {
+    "value": "float64",
+    "confidence": "float64",
+    "generation": "Int64",
+}
+
+
+def _pinned_columns(current: Mapping[Key, tuple[int, pd.Timestamp]]) -> dict[str, Any]:
+    """Builders of the long columns that the one variant key in ``current`` fixes."""
+    ((indicator_type, indicator_id), (generation, _)) = next(iter(current.items()))
+    pinned: dict[str, Any] = {
+        "indicator_id": partial(constant_text, indicator_id),
+        "generation": lambda rows: pd.Series(np.full(rows, generation, dtype="int64")),
+    }
+    if indicator_type is not None:
+        pinned["indicator_type"] = partial(constant_text, indicator_type)
+    return pinned
+
+
 def _empty_long() -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {c: pd.Series(dtype="float64" if c in ("value", "confidence") else "object") for c in LONG_COLUMNS}
-    )
-    frame["generation"] = frame["generation"].astype("Int64")
+    frame = pd.DataFrame({c: pd.Series(dtype=LONG_DTYPES[c]) for c in LONG_COLUMNS})
     frame.index = pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us")
     return frame
 
@@ -491,17 +510,24 @@ def load_indicators(
         single = len(current) == 1 or shape == "long"
         order = "timestamp DESC" if (limit is not None and limit < 0 and single) else "timestamp"
         sql_limit = f" LIMIT {abs(limit)}" if limit is not None and single else ""
-        query = (
-            f"SELECT timestamp, {', '.join(LONG_COLUMNS)} FROM indicators WHERE {where} "
-            f"ORDER BY {order}{sql_limit}"
-        )
+        # Columns that one variant key pins to one value are filled in here, not exported.
+        constants = _pinned_columns(current) if len(current) == 1 else {}
+        if shape == "wide":
+            fetched = ["value"] if constants else ["indicator_id", "value"]
+        else:
+            fetched = [c for c in LONG_COLUMNS if c not in constants]
+        query = f"SELECT timestamp, {', '.join(fetched)} FROM indicators WHERE {where} ORDER BY {order}"
+        query += sql_limit
         raw = read_frame(db, query, params, resolve_engine(db, engine))
         stamps = pd.to_datetime(raw.pop("timestamp"))
         stamps = stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
         raw.index = pd.DatetimeIndex(stamps.dt.as_unit("us"), name="timestamp")
-        long = raw.astype({"value": "float64", "confidence": "float64", "generation": "Int64"}).sort_index(
-            kind="stable"
-        )
+        if shape == "long":
+            for name, value in constants.items():
+                raw[name] = value(len(raw)).set_axis(raw.index)
+            raw = raw[list(LONG_COLUMNS)]
+        dtypes = {name: dtype for name, dtype in LONG_DTYPES.items() if name in raw.columns}
+        long = raw.astype(dtypes).sort_index(kind="stable")
     if shape == "long":
         return long
     stored_ids = [key[1] for key in current]

@@ -352,3 +352,27 @@ def test_overwrite_interrupted_then_retried_gives_the_new_set(qdb, unique_id, mo
     monkeypatch.undo()
     qdb.save_indicators(new, unique_id, "X", mode="overwrite")
     pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X"), new, check_freq=False, check_like=True)
+
+
+@pytest.mark.parametrize("shape", ["wide", "long"])
+@pytest.mark.parametrize(
+    "variants", [["RSI_14"], ["RSI_14", "EMA_12"], ["NOT_STORED"]], ids=["one", "two", "none"]
+)
+def test_both_read_engines_load_identical_frames(qdb, unique_id, shape, variants):
+    frame = values(200)
+    frame.iloc[:5, 0] = np.nan
+    qdb.save_indicators(frame, unique_id, "BTC_USDT", created_by="tester")
+    loads = {
+        engine: qdb.load_indicators(unique_id, "BTC_USDT", variants, shape=shape, engine=engine)
+        for engine in ("fast", "sqlalchemy")
+    }
+    pd.testing.assert_frame_equal(loads["fast"], loads["sqlalchemy"])
+    if variants != ["NOT_STORED"]:
+        stored = frame[variants]
+        expected = stored.notna().sum().sum() if shape == "long" else len(stored.dropna(how="all"))
+        assert len(loads["fast"]) == expected
+    if shape == "long" and variants == ["RSI_14"]:
+        long = loads["fast"]
+        assert set(long["indicator_id"]) == {"RSI_14"} and set(long["indicator_type"]) == {"general"}
+        assert set(long["created_by"]) == {"tester"} and long["generation"].nunique() == 1
+        np.testing.assert_array_equal(long["value"].to_numpy(), frame["RSI_14"].dropna().to_numpy())
