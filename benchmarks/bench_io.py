@@ -3,7 +3,9 @@
 Starts a managed QuestDB (temporary root), then, on the same frames:
 
 - write: ``Database.write_ticks`` / ``write_frame`` (``Sender.dataframe`` over ILP/HTTP,
-  validation included, returning when the rows are visible), ``to_csv``, ``to_parquet``;
+  validation included, returning when the rows are visible), ``to_csv``, ``to_parquet``; and, as
+  the ceilings qdbtools works under, the bare client (``Sender.dataframe`` + ``flush`` on the
+  validated frame) and the server alone (pre-serialized buffers sent, ingested and applied);
 - read: ``read_ticks`` / ``read_ohlcv`` through the ``fast`` (Parquet export) and
   ``sqlalchemy`` (``pd.read_sql``) engines, ``read_csv``, ``read_parquet``.
 
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 import qdbtools
+from qdbtools.io.writer import prepare_frame, prepare_ticks
 
 
 def make_ticks(rows: int, seed: int = 1) -> pd.DataFrame:
@@ -117,31 +120,82 @@ def bench_dataset(
     return results
 
 
+SYMBOLS = {"ticks": ("session_id", "symbol"), "ohlcv": ("session_id", "symbol", "interval")}
+TABLES = {"ticks": "tick_prices", "ohlcv": "aggregated_ohlcv"}
+
+
+def raw_client_write(
+    db: qdbtools.Database, frame: pd.DataFrame, table: str, symbols: tuple[str, ...]
+) -> float:
+    """``Sender.dataframe`` + ``flush`` alone (250k-row requests) on an already prepared frame."""
+    with db._sender() as sender:
+        started = time.perf_counter()
+        for start in range(0, len(frame), 250_000):
+            sender.dataframe(
+                frame.iloc[start : start + 250_000], table_name=table, symbols=symbols, at="timestamp"
+            )
+            sender.flush()
+        db.wait_until_visible(table)
+        return time.perf_counter() - started
+
+
+def server_only_write(
+    db: qdbtools.Database, frame: pd.DataFrame, table: str, symbols: tuple[str, ...]
+) -> float:
+    """The server's share: buffers serialized beforehand, then only sent, ingested and applied."""
+    with db._sender() as sender:
+        buffers = []
+        for start in range(0, len(frame), 250_000):
+            buffer = sender.new_buffer()
+            buffer.dataframe(
+                frame.iloc[start : start + 250_000], table_name=table, symbols=symbols, at="timestamp"
+            )
+            buffers.append(buffer)
+        started = time.perf_counter()
+        for buffer in buffers:
+            sender.flush(buffer)
+        db.wait_until_visible(table)
+        return time.perf_counter() - started
+
+
+def bench_writes(db: qdbtools.Database, data: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The qdbtools writer into the real table, then the bare client and the server alone into
+    empty copies of it (``CREATE TABLE ... (LIKE ...)``): the same rows, one write each."""
+    table, symbols = TABLES[data], SYMBOLS[data]
+    if data == "ticks":
+        seconds = timed(partial(db.write_ticks, frame), 1)[0]
+        prepared = prepare_ticks(frame)
+    else:
+        seconds = timed(partial(db.write_frame, frame, table, symbols=symbols), 1)[0]
+        prepared = prepare_frame(frame, at="timestamp", symbols=symbols)
+    for copy in (f"{table}_raw", f"{table}_server"):
+        db.execute(f"CREATE TABLE {copy} (LIKE {table})")
+    methods = [
+        ("qdbtools write (validated, visible)", seconds),
+        ("bare Sender.dataframe + flush (visible)", raw_client_write(db, prepared, f"{table}_raw", symbols)),
+        ("server only: send, ingest, apply", server_only_write(db, prepared, f"{table}_server", symbols)),
+    ]
+    return [
+        {
+            "data": data,
+            "op": "write",
+            "method": m,
+            "rows": len(frame),
+            "seconds": t,
+            "rows_per_s": len(frame) / t,
+        }
+        for m, t in methods
+    ]
+
+
 def run(rows: int, repeat: int) -> list[dict[str, Any]]:
     ticks, bars = make_ticks(rows), make_bars(rows)
     with tempfile.TemporaryDirectory() as tmp, qdbtools.local_server(heap="2g") as db:
         # Writes first (each needs an empty table for its key range), then reads.
-        write_s = {
-            "ticks": timed(partial(db.write_ticks, ticks), 1)[0],
-            "ohlcv": timed(
-                partial(
-                    db.write_frame, bars, "aggregated_ohlcv", symbols=("session_id", "symbol", "interval")
-                ),
-                1,
-            )[0],
-        }
+        writes = {data: bench_writes(db, data, frame) for data, frame in (("ticks", ticks), ("ohlcv", bars))}
         results = []
         for data, frame in (("ticks", ticks), ("ohlcv", bars)):
-            results.append(
-                {
-                    "data": data,
-                    "op": "write",
-                    "method": "qdbtools Sender.dataframe (validated, visible)",
-                    "rows": rows,
-                    "seconds": write_s[data],
-                    "rows_per_s": rows / write_s[data],
-                }
-            )
+            results += writes[data]
             results += bench_dataset(db, data, frame, Path(tmp), repeat)
     return results
 

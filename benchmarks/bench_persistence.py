@@ -6,8 +6,10 @@ values (append and overwrite) and ``load_values`` of the same variant, once with
 saves of 1,000 values to compare with the seed's "< 10 ms per 1000 records" goal and
 single-variant loads for its "< 50 ms query latency" goal (median, p50 and p99 over the runs).
 ``df.qdb.save_indicators`` / ``db.load_indicators`` (no IndicatorValue objects) and a Parquet
-file of the same frame are measured beside them. Times include read-your-writes: a QuestDB
-save returns when loads see the values. (ArcticDB was to be a second outside reference; its
+file of the same frame are measured beside them, and so is the database's floor: one visible
+ILP write of the same rows (no ledger, no atomic commit) into an empty copy of
+``indicators``. Times include read-your-writes: a QuestDB save returns when loads see the
+values. (ArcticDB was to be a second outside reference; its
 current release, 6.28.2, requires pandas < 3 and cannot share this environment.)
 
 Run from the repository root::
@@ -21,18 +23,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import platform
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 import qdbtools
+from qdbtools.io.writer import write_frame
 from qdbtools.service import IndicatorPersistenceService, IndicatorValue
+from qdbtools.store import SYMBOL_COLUMNS, to_rows
 
 
 def make_values(n: int, offset: float = 0.0) -> list[IndicatorValue]:
@@ -86,7 +92,19 @@ def run(repeat: int) -> list[dict[str, Any]]:
             index=pd.to_datetime([v.timestamp for v in big], unit="s", utc=True),
         )
         parquet = Path(tmp) / "rsi.parquet"
+        # The database's floor for a save that returns when loads see it: one ILP request of the
+        # same rows into an empty copy of `indicators`, and the wait for the WAL apply; no ledger.
+        db.execute("CREATE TABLE indicators_floor (LIKE indicators)")
+        generations = itertools.count(1)
+
+        def floor_write(rows: pd.DataFrame) -> None:
+            part = rows.assign(generation=next(generations))
+            write_frame(db, part, "indicators_floor", at="timestamp", symbols=SYMBOL_COLUMNS)
+
+        rows_10k = to_rows(frame, session_id="bench", symbol="F")
         extra = {
+            ("floor", "one visible write of 10k rows"): partial(floor_write, rows_10k),
+            ("floor", "one visible write of 1k rows"): partial(floor_write, rows_10k.iloc[:1000]),
             ("questdb", "df.qdb.save_indicators 10k (overwrite)"): lambda: frame.qdb.save_indicators(
                 session_id="bench", symbol="Z", mode="overwrite", db=db
             ),
@@ -128,7 +146,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         )
     print("\nwithout IndicatorValue objects (ms, p50 / p99):")
     for r in results:
-        if r["storage"] in ("parquet",) or r["case"].startswith(("df.qdb", "db.load")):
+        if r["storage"] in ("parquet", "floor") or r["case"].startswith(("df.qdb", "db.load")):
             print(
                 f"  {r['storage']:8} {r['case']:40} "
                 f"{r['median_seconds'] * 1e3:8.1f} {r['p99_seconds'] * 1e3:8.1f}"

@@ -207,14 +207,14 @@ def test_server_stopped_mid_write_reports_confirmed_rows_and_a_retry_adds_no_dup
         def __init__(self, sender):
             self.sender, self.flushes = sender, 0
 
-        def dataframe(self, *args, **kwargs):
-            return self.sender.dataframe(*args, **kwargs)
+        def new_buffer(self):
+            return self.sender.new_buffer()
 
-        def flush(self):
+        def flush(self, buffer=None):
             if self.flushes == 1:
                 server.stop()  # the first chunk is confirmed; the server goes away before the second
             self.flushes += 1
-            return self.sender.flush()
+            return self.sender.flush(buffer)
 
     @contextlib.contextmanager
     def sender_that_loses_its_server():

@@ -30,6 +30,8 @@ def wait_until_visible(
         Table names; tables that are not WAL tables (or do not exist) are ignored.
     timeout
         Seconds before :class:`VisibilityError` is raised.
+    poll
+        The longest pause between two checks (the first ones come sooner).
 
     Raises
     ------
@@ -44,6 +46,9 @@ def wait_until_visible(
     # waiting for exactly those keeps concurrent writers from moving the goal.
     targets: dict[str, int] = {}
     deadline = time.monotonic() + timeout
+    # Small commits are applied within milliseconds, large ones take longer: poll soon, then
+    # back off to `poll` so that a long wait does not load the server with queries.
+    pause = min(0.002, poll)
     while pending:
         frame = run_query(
             "SELECT name, suspended, writerTxn, sequencerTxn, errorTag, errorMessage FROM wal_tables()"
@@ -68,4 +73,5 @@ def wait_until_visible(
                 f"rows written to {sorted(pending)} were not applied within {timeout:.0f} s; the server "
                 "may be overloaded; retry, or raise the timeout"
             )
-        time.sleep(poll)
+        time.sleep(pause)
+        pause = min(pause * 2, poll)
