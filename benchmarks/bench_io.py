@@ -191,6 +191,9 @@ def bench_writes(db: qdbtools.Database, data: str, frame: pd.DataFrame) -> list[
 def run(rows: int, repeat: int) -> list[dict[str, Any]]:
     ticks, bars = make_ticks(rows), make_bars(rows)
     with tempfile.TemporaryDirectory() as tmp, qdbtools.local_server(heap="2g") as db:
+        # A fresh JVM ingests its first rows slowly (JIT); warm it up before anything is timed.
+        db.execute("CREATE TABLE warm_up (LIKE tick_prices)")
+        db.write_frame(ticks.iloc[:200_000], "warm_up", symbols=SYMBOLS["ticks"])
         # Writes first (each needs an empty table for its key range), then reads.
         writes = {data: bench_writes(db, data, frame) for data, frame in (("ticks", ticks), ("ohlcv", bars))}
         results = []

@@ -148,6 +148,16 @@ def _metadata_text(value: Any) -> str | None:
         raise InvalidInputError(f"metadata {value!r} is not JSON-serializable: {exc}") from exc
 
 
+def _one_key_in_time_order(rows: pd.DataFrame) -> bool:
+    """True for rows of one variant key with strictly increasing timestamps (already sorted)."""
+    stamps = rows["timestamp"].array.asi8
+    return bool(
+        rows["indicator_type"].nunique(dropna=False) <= 1
+        and rows["indicator_id"].nunique(dropna=False) <= 1
+        and (np.diff(stamps) > 0).all()
+    )
+
+
 def to_rows(
     frame: pd.DataFrame,
     *,
@@ -205,7 +215,10 @@ def to_rows(
             .reset_index()
             .melt(id_vars="timestamp", var_name="indicator_id", value_name="value")
         )
-    if "metadata" in rows.columns:
+    if "metadata" in rows.columns and pd.api.types.infer_dtype(rows["metadata"], skipna=True) not in (
+        "string",
+        "empty",
+    ):
         rows["metadata"] = rows["metadata"].map(_metadata_text)
     rows = prepare_frame(rows, at="timestamp", symbols=())
     ids = rows["indicator_id"]
@@ -234,7 +247,7 @@ def to_rows(
     if "metadata" not in rows.columns:
         rows["metadata"] = None
     rows = rows[list(ROW_COLUMNS)].astype({c: "object" for c in ("metadata", "indicator_name")})
-    if presorted:
+    if presorted or _one_key_in_time_order(rows):
         return rows.reset_index(drop=True)
     rows = rows.drop_duplicates(["timestamp", "indicator_type", "indicator_id", "value", "confidence"])
     clash = rows.duplicated(["timestamp", "indicator_type", "indicator_id"], keep=False).to_numpy()

@@ -152,3 +152,24 @@ def test_csv_mode_keeps_the_legacy_layout(tmp_path, unique_id):
     assert loaded[1].metadata == values[1].metadata
     info = run(service.get_file_info(unique_id, "BTC_USDT", "RSI_14", variant_type="momentum"))
     assert info["rows"] == 25 and info["size"] == path.stat().st_size and info["size_is_estimate"] is False
+
+
+def test_equal_looking_metadata_of_different_types_stays_distinct():
+    from qdbtools.service import values_to_frame
+
+    shared = {"period": 14}
+    metadata = [{"a": 1}, {"a": True}, {"a": 1.0}, {"a": [1]}, {"a": {"b": 1}}, {}, shared, shared, {"a": 1}]
+    values = [IndicatorValue(1_709_251_200.0 + 60 * i, 1.0, metadata=m) for i, m in enumerate(metadata)]
+    column = values_to_frame(values, "RSI_14", "general")["metadata"]
+    texts = [None if isinstance(text, float) else text for text in column.tolist()]  # NaN: none
+    assert texts == [
+        '{"a": 1}',
+        '{"a": true}',
+        '{"a": 1.0}',
+        '{"a": [1]}',
+        '{"a": {"b": 1}}',
+        None,
+        '{"period": 14}',
+        '{"period": 14}',
+        '{"a": 1}',
+    ]
