@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint notebooks clean
+.PHONY: setup demo test lint notebooks bench-env bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,19 @@ notebooks: setup
 	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks]'
 	$(BIN)/jupyter lab notebooks/
 
+## bench-env: a separate environment for ArcticDB, the outside reference of the persistence
+## benchmark (ArcticDB 6.28 requires pandas < 3, qdbtools pandas >= 3)
+bench-env: .venv-arcticdb/bin/python
+
+.venv-arcticdb/bin/python:
+	$(PYTHON) -m venv .venv-arcticdb
+	.venv-arcticdb/bin/python -m pip install --quiet 'arcticdb>=6.28,<7' 'pandas<3' pyarrow
+
+## bench: every benchmark script; tables are printed, JSON goes to benchmarks/results/
+bench: setup bench-env
+	$(BIN)/python benchmarks/bench_io.py --rows 1000000 --repeat 3
+	$(BIN)/python benchmarks/bench_persistence.py --repeat 20
+	$(BIN)/python benchmarks/bench_indicators.py --rows 1000000 --repeat 3 --skip-pandas-ta
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-arcticdb build *.egg-info

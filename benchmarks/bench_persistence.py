@@ -9,8 +9,9 @@ single-variant loads for its "< 50 ms query latency" goal (median, p50 and p99 o
 file of the same frame are measured beside them, and so is the database's floor: one visible
 ILP write of the same rows (no ledger, no atomic commit) into an empty copy of
 ``indicators``. Times include read-your-writes: a QuestDB save returns when loads see the
-values. (ArcticDB was to be a second outside reference; its
-current release, 6.28.2, requires pandas < 3 and cannot share this environment.)
+values. ArcticDB (LMDB, local) is the second outside reference; its release 6.28 requires
+pandas < 3, so it runs in its own environment (``make bench-env`` creates ``.venv-arcticdb``)
+through ``arcticdb_reference.py``.
 
 Run from the repository root::
 
@@ -27,6 +28,7 @@ import itertools
 import json
 import platform
 import statistics
+import subprocess
 import tempfile
 import time
 from functools import partial
@@ -39,6 +41,8 @@ import qdbtools
 from qdbtools.io.writer import write_frame
 from qdbtools.service import IndicatorPersistenceService, IndicatorValue
 from qdbtools.store import SYMBOL_COLUMNS, to_rows
+
+DEFAULT_ARCTICDB_PYTHON = Path(".venv-arcticdb/bin/python")
 
 
 def make_values(n: int, offset: float = 0.0) -> list[IndicatorValue]:
@@ -79,7 +83,26 @@ def measure(storage: str, case: str, action: Any, repeat: int) -> dict[str, Any]
     }
 
 
-def run(repeat: int) -> list[dict[str, Any]]:
+def arcticdb_reference(python: Path, frame: pd.DataFrame, tmp: Path, repeat: int) -> list[dict[str, Any]]:
+    """ArcticDB write/read of ``frame``, measured by ``arcticdb_reference.py`` under ``python``."""
+    source = tmp / "arcticdb_frame.parquet"
+    frame.to_parquet(source)
+    script = Path(__file__).with_name("arcticdb_reference.py")
+    command = [str(python), str(script), str(source), str(tmp / "lmdb"), "--repeat", str(repeat)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    measured = json.loads(done.stdout)
+    return [
+        {
+            "storage": "arcticdb",
+            "case": f"{case} 10k (LMDB, {measured['versions']['arcticdb']})",
+            "median_seconds": statistics.median(measured[key]),
+            "p99_seconds": percentile(measured[key], 0.99),
+        }
+        for case, key in (("write", "write_seconds"), ("read", "read_seconds"))
+    ]
+
+
+def run(repeat: int, arcticdb_python: Path | None) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     big, small = make_values(10_000), make_values(1_000)
     with tempfile.TemporaryDirectory() as tmp, qdbtools.local_server(heap="1g") as db:
@@ -114,6 +137,8 @@ def run(repeat: int) -> list[dict[str, Any]]:
         }
         for (storage, case), action in extra.items():
             results.append(measure(storage, case, action, repeat))
+        if arcticdb_python is not None:
+            results += arcticdb_reference(arcticdb_python, frame, Path(tmp), repeat)
         for storage, service in services.items():
             cases = {
                 "save 10k (overwrite)": lambda s=service: s.save_values(
@@ -146,7 +171,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         )
     print("\nwithout IndicatorValue objects (ms, p50 / p99):")
     for r in results:
-        if r["storage"] in ("parquet", "floor") or r["case"].startswith(("df.qdb", "db.load")):
+        if r["storage"] in ("parquet", "floor", "arcticdb") or r["case"].startswith(("df.qdb", "db.load")):
             print(
                 f"  {r['storage']:8} {r['case']:40} "
                 f"{r['median_seconds'] * 1e3:8.1f} {r['p99_seconds'] * 1e3:8.1f}"
@@ -159,14 +184,24 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=20, help="runs per case (default 20)")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/persistence.json"))
+    parser.add_argument(
+        "--arcticdb-python",
+        type=Path,
+        default=DEFAULT_ARCTICDB_PYTHON,
+        help="Python with arcticdb and pandas<3 (default: %(default)s, made by `make bench-env`)",
+    )
     args = parser.parse_args()
-    results = run(args.repeat)
+    arcticdb_python = args.arcticdb_python if args.arcticdb_python.exists() else None
+    if arcticdb_python is None:
+        print(f"ArcticDB is not measured: {args.arcticdb_python} does not exist (run `make bench-env`)")
+    results = run(args.repeat, arcticdb_python)
     print_table(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "command": f"python benchmarks/bench_persistence.py --repeat {args.repeat}",
         "python": platform.python_version(),
         "questdb_server": qdbtools.QUESTDB_VERSION,
+        "arcticdb_measured": arcticdb_python is not None,
     }
     args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
 
