@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -158,33 +159,55 @@ def server_only_write(
         return time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(db: qdbtools.Database, write: Callable[[], float]) -> tuple[float, float, float]:
+    """(wall seconds, server CPU seconds, client CPU seconds) of one write."""
+    assert db.server is not None and db.server.pid is not None
+    server, client = cpu_seconds(db.server.pid), time.process_time()
+    seconds = write()
+    return seconds, cpu_seconds(db.server.pid) - server, time.process_time() - client
+
+
 def bench_writes(db: qdbtools.Database, data: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The qdbtools writer into the real table, then the bare client and the server alone into
     empty copies of it (``CREATE TABLE ... (LIKE ...)``): the same rows, one write each."""
     table, symbols = TABLES[data], SYMBOLS[data]
     if data == "ticks":
-        seconds = timed(partial(db.write_ticks, frame), 1)[0]
+        ours = with_cpu(db, lambda: timed(partial(db.write_ticks, frame), 1)[0])
         prepared = prepare_ticks(frame)
     else:
-        seconds = timed(partial(db.write_frame, frame, table, symbols=symbols), 1)[0]
+        ours = with_cpu(db, lambda: timed(partial(db.write_frame, frame, table, symbols=symbols), 1)[0])
         prepared = prepare_frame(frame, at="timestamp", symbols=symbols)
     for copy in (f"{table}_raw", f"{table}_server"):
         db.execute(f"CREATE TABLE {copy} (LIKE {table})")
     methods = [
-        ("qdbtools write (validated, visible)", seconds),
-        ("bare Sender.dataframe + flush (visible)", raw_client_write(db, prepared, f"{table}_raw", symbols)),
-        ("server only: send, ingest, apply", server_only_write(db, prepared, f"{table}_server", symbols)),
+        ("qdbtools write (validated, visible)", ours),
+        (
+            "bare Sender.dataframe + flush (visible)",
+            with_cpu(db, partial(raw_client_write, db, prepared, f"{table}_raw", symbols)),
+        ),
+        (
+            "server only: send, ingest, apply",
+            with_cpu(db, partial(server_only_write, db, prepared, f"{table}_server", symbols)),
+        ),
     ]
     return [
         {
             "data": data,
             "op": "write",
-            "method": m,
+            "method": method,
             "rows": len(frame),
-            "seconds": t,
-            "rows_per_s": len(frame) / t,
+            "seconds": seconds,
+            "rows_per_s": len(frame) / seconds,
+            "server_cpu_seconds": server_cpu,
+            "client_cpu_seconds": client_cpu,
         }
-        for m, t in methods
+        for method, (seconds, server_cpu, client_cpu) in methods
     ]
 
 
@@ -204,15 +227,20 @@ def run(rows: int, repeat: int) -> list[dict[str, Any]]:
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'data':6} {'op':5} {'method':48} {'seconds':>8} {'rows/s':>12} {'vs sqlalchemy':>13}")
+    print(
+        f"{'data':6} {'op':5} {'method':48} {'seconds':>8} {'rows/s':>12} {'vs sqlalchemy':>13} "
+        f"{'cpu s: server':>13} {'client':>6}"
+    )
     for r in results:
-        ratio = ""
+        ratio = cpu = ""
         if r["op"] == "read":
             sa = next(x for x in results if x["data"] == r["data"] and "sqlalchemy" in x["method"])
             ratio = f"{sa['seconds'] / r['seconds']:.1f}x"
+        if "server_cpu_seconds" in r:
+            cpu = f"{r['server_cpu_seconds']:13.2f} {r['client_cpu_seconds']:6.2f}"
         print(
             f"{r['data']:6} {r['op']:5} {r['method']:48} {r['seconds']:8.3f} "
-            f"{r['rows_per_s']:12,.0f} {ratio:>13}"
+            f"{r['rows_per_s']:12,.0f} {ratio:>13} {cpu}"
         )
 
 
