@@ -66,7 +66,7 @@ EXPECTED = {
             "generation": "LONG",
         },
         "keys": {"timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation"},
-        "partition": "MONTH",
+        "partition": "DAY",
     },
     "indicator_generations": {
         "columns": {
@@ -244,7 +244,7 @@ def _partitioning(db: Database) -> dict[str, str]:
     return dict(zip(frame["table_name"], frame["partitionBy"], strict=True))
 
 
-def test_migration_008_repartitions_by_month_and_keeps_every_row(empty_db):
+def test_migration_008_repartitions_bars_by_month_and_keeps_every_row(empty_db):
     migrate(empty_db, [m for m in MIGRATIONS if m.version < 8])
     _write_bars(empty_db, _bars(5))  # across a month boundary: Feb 27 .. Mar 2
     values = pd.DataFrame(
@@ -252,22 +252,24 @@ def test_migration_008_repartitions_by_month_and_keeps_every_row(empty_db):
         index=pd.date_range("2024-02-27", periods=5 * 24, freq="1h", tz="UTC"),
     )
     empty_db.save_indicators(values, session_id="s", symbol="BTC_USDT", mode="overwrite")
-    assert _partitioning(empty_db)["indicators"] == "DAY"
+    assert _partitioning(empty_db)["aggregated_ohlcv"] == "DAY"
     tables = ("aggregated_ohlcv", "indicators")
     before = {t: empty_db.sql(f"SELECT * FROM {t} ORDER BY timestamp") for t in tables}
-    keys_before = {t: snapshot(empty_db)[t] for t in tables}
+    schema_before = {t: snapshot(empty_db)[t] for t in tables}
 
     assert empty_db.migrate().applied == [8]
 
-    assert {t: _partitioning(empty_db)[t] for t in tables} == {t: "MONTH" for t in tables}
+    assert {t: _partitioning(empty_db)[t] for t in tables} == {
+        "aggregated_ohlcv": "MONTH",
+        "indicators": "DAY",
+    }
     for table in tables:
-        pd.testing.assert_frame_equal(
-            empty_db.sql(f"SELECT * FROM {table} ORDER BY timestamp"), before[table]
-        )
-        assert snapshot(empty_db)[table] == keys_before[table]  # columns, types, DEDUP keys
+        after = empty_db.sql(f"SELECT * FROM {table} ORDER BY timestamp")
+        pd.testing.assert_frame_equal(after, before[table])
+        assert snapshot(empty_db)[table] == schema_before[table]  # columns, types, DEDUP keys
     assert not [t for t in empty_db.tables() if "__" in t]
-    loaded = empty_db.load_indicators("s", "BTC_USDT", "RSI_14")
-    np.testing.assert_array_equal(loaded["RSI_14"].to_numpy(), values["RSI_14"].to_numpy())
+    bars = empty_db.read_ohlcv("s", "BTC_USDT", "1h")
+    assert len(bars) == 120 and bars.index.is_monotonic_increasing
 
 
 def test_a_rebuild_interrupted_between_its_renames_is_restored(empty_db):
