@@ -249,24 +249,24 @@ def _serialized_chunks(
     """Yield ``(rows, buffer)`` per chunk, serializing the next chunk while the caller sends one.
 
     The client serializes and sends without holding the GIL, so a worker thread overlaps the
-    two; at most two chunks are held in memory.
+    two; at most two chunks are held in memory. Only the caller's thread touches ``sender``
+    (the worker fills a buffer made for it beforehand).
     """
 
-    def serialize(start: int) -> tuple[int, Any]:
+    def serialize(start: int, buffer: Any) -> tuple[int, Any]:
         chunk = frame.iloc[start : start + chunk_rows]
-        buffer = sender.new_buffer()
         buffer.dataframe(chunk, table_name=table, symbols=list(symbols), at=at)
         return len(chunk), buffer
 
     starts = range(0, len(frame), chunk_rows)
     if len(starts) < 2:
-        yield from map(serialize, starts)
+        yield from (serialize(start, sender.new_buffer()) for start in starts)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="qdbtools-serialize") as pool:
-        pending = pool.submit(serialize, starts[0])
+        pending = pool.submit(serialize, starts[0], sender.new_buffer())
         for start in starts[1:]:
             ready = pending.result()
-            pending = pool.submit(serialize, start)
+            pending = pool.submit(serialize, start, sender.new_buffer())
             yield ready
         yield pending.result()
 
