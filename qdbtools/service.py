@@ -139,14 +139,13 @@ def frame_to_values(frame: pd.DataFrame) -> list[IndicatorValue]:
         _texts(frame, c)
         for c in ("indicator_id", "indicator_type", "indicator_name", "scope", "user_id", "created_by")
     ]
-    return [
-        IndicatorValue(
-            ts, value, conf, iid, itype, name, dict(parsed[meta]) if meta else {}, scope, user, creator
+    metadata = [dict(parsed[text]) if text else {} for text in metadata_text]  # one dict per value
+    ids, types, names, scopes, users, creators = columns
+    return list(
+        map(
+            IndicatorValue, seconds, values, confidences, ids, types, names, metadata, scopes, users, creators
         )
-        for ts, value, conf, meta, iid, itype, name, scope, user, creator in zip(
-            seconds, values, confidences, metadata_text, *columns, strict=True
-        )
-    ]
+    )
 
 
 def _with_error(context: dict[str, Any], exc: BaseException) -> dict[str, Any]:
