@@ -66,23 +66,18 @@ class IndicatorValue:
 
 
 def _metadata_texts(values: Sequence[IndicatorValue]) -> list[str | None]:
-    """JSON text per value; equal metadata dicts of scalars are serialized once."""
+    """JSON text per value; metadata dicts with the same content are serialized once."""
     by_identity: dict[int, str | None] = {}
     by_content: dict[frozenset[tuple[Any, ...]], str] = {}
     texts = []
     for v in values:
         text = by_identity.get(id(v.metadata))
         if text is None and v.metadata:
-            try:
-                # Types are part of the key: 1, 1.0 and True are equal but not the same JSON.
-                key = frozenset((type(k), k, type(x), x) for k, x in v.metadata.items())
-                text = by_content.get(key)
-            except TypeError:  # a value that cannot be hashed (a list, a nested dict)
-                key = None
+            # repr, not the value: 1, 1.0, True and 0.0, -0.0 are equal but not the same JSON.
+            key = frozenset((type(k), k, repr(x)) for k, x in v.metadata.items())
+            text = by_content.get(key)
             if text is None:
-                text = json.dumps(v.metadata, sort_keys=True)
-                if key is not None:
-                    by_content[key] = text
+                text = by_content[key] = json.dumps(v.metadata, sort_keys=True)
             by_identity[id(v.metadata)] = text
         texts.append(text)
     return texts

@@ -158,7 +158,20 @@ def test_equal_looking_metadata_of_different_types_stays_distinct():
     from qdbtools.service import values_to_frame
 
     shared = {"period": 14}
-    metadata = [{"a": 1}, {"a": True}, {"a": 1.0}, {"a": [1]}, {"a": {"b": 1}}, {}, shared, shared, {"a": 1}]
+    metadata = [
+        {"a": 1},
+        {"a": True},
+        {"a": 1.0},
+        {"a": [1]},
+        {"a": {"b": 1}},
+        {},
+        shared,
+        shared,
+        {"a": 1},
+        {"a": 0.0},
+        {"a": -0.0},
+        {"a": [-0.0]},
+    ]
     values = [IndicatorValue(1_709_251_200.0 + 60 * i, 1.0, metadata=m) for i, m in enumerate(metadata)]
     column = values_to_frame(values, "RSI_14", "general")["metadata"]
     texts = [None if isinstance(text, float) else text for text in column.tolist()]  # NaN: none
@@ -172,4 +185,7 @@ def test_equal_looking_metadata_of_different_types_stays_distinct():
         '{"period": 14}',
         '{"period": 14}',
         '{"a": 1}',
+        '{"a": 0.0}',
+        '{"a": -0.0}',
+        '{"a": [-0.0]}',
     ]
