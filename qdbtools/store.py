@@ -418,7 +418,8 @@ def save_indicators(
         batch = {key: current[key][0] if key in current else new_generation() for key in pending}
         part = pd.concat([rows.iloc[blocks[key]] for key in batch], ignore_index=True)
         part["generation"] = np.repeat(
-            np.array(list(batch.values()), dtype="int64"), [len(rows.iloc[blocks[key]]) for key in batch]
+            np.array(list(batch.values()), dtype="int64"),
+            [blocks[key].stop - blocks[key].start for key in batch],
         )
         # The rows must be applied before the ledger names their generation: wait regardless of `wait`.
         write_frame(db, part, "indicators", at="timestamp", symbols=SYMBOL_COLUMNS, wait=True)
