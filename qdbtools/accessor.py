@@ -76,7 +76,8 @@ class QdbAccessor:
         user_id: str | None = None,
         created_by: str | None = None,
         db: Database | None = None,
-        wait: bool = True,
+        wait: bool = False,
+        skip_unchanged: bool = False,
     ) -> SaveResult:
         """Store this frame of indicator values (see :meth:`Database.save_indicators`).
 
@@ -95,6 +96,7 @@ class QdbAccessor:
             user_id=user_id,
             created_by=created_by,
             wait=wait,
+            skip_unchanged=skip_unchanged,
         )
 
     def indicators(self, variants: Sequence[str]) -> pd.DataFrame:

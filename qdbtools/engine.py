@@ -137,8 +137,15 @@ class OfflineIndicatorEngine:
         summary.seconds["compute"] = time.perf_counter() - started
 
         started = time.perf_counter()
+        # A rerun of the same computation stores nothing new (no extra history).
         saved = self.db.save_indicators(
-            values, session_id, symbol, mode, variant_type=self.variant_type, created_by=self.created_by
+            values,
+            session_id,
+            symbol,
+            mode,
+            variant_type=self.variant_type,
+            created_by=self.created_by,
+            skip_unchanged=True,
         )
         summary.seconds["save"] = time.perf_counter() - started
         summary.rows = {str(c): int(n) for c, n in values.notna().sum().items()}

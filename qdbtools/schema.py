@@ -23,6 +23,13 @@ version  change
          1d bars), and a million one-minute bars span ~700 daily partitions;
          writing them took 4.4-5.7 s by day, 2.5-2.9 s by month.
          ``indicators`` stays daily: see docs/design/persistence.md
+009      ``indicators`` keyed by commit time: the designated timestamp becomes
+         ``written_at`` (when the save was made), every save carries its
+         commit marker row (``commit_mode``) in the same WAL transaction as
+         its values, and the ledger ``indicator_generations`` is folded into
+         those markers and dropped (see docs/design/persistence.md)
+010      ``indicators_current``: a view of each variant's current values only,
+         with the seed's columns, for plain SQL users
 =======  =====================================================================
 
 Every step checks the server's metadata first (``tables()``, ``table_columns()``), so a
@@ -138,6 +145,16 @@ def _partition_unit(db: Database, table: str) -> str:
     return str(frame.iat[0, 0])
 
 
+def _designated_timestamp(db: Database, table: str) -> str:
+    frame = db.sql("SELECT designatedTimestamp FROM tables() WHERE table_name = :t", {"t": table})
+    return str(frame.iat[0, 0])
+
+
+def _indexed_columns(db: Database, table: str) -> list[str]:
+    frame = db.sql('SELECT "column", indexed FROM table_columns(:t)', {"t": table})
+    return [str(c) for c, indexed in zip(frame["column"], frame["indexed"], strict=True) if indexed]
+
+
 def _staging_names(table: str) -> tuple[str, str]:
     return f"{table}__rebuild", f"{table}__retired"
 
@@ -188,11 +205,14 @@ def rebuild_table(
     staging, retired = _staging_names(table)
     restore_interrupted_rebuild(db, table)
     partition_by = partition_by or _partition_unit(db, table)
+    designated = _designated_timestamp(db, table)
+    indexes = "".join(f", INDEX({column})" for column in _indexed_columns(db, table))
     txn = sequencer_txn(db, table)
     before = int(db.sql(f'SELECT count() FROM "{table}"').iat[0, 0])
     select = f'SELECT * FROM "{table}"' + (f" WHERE {where}" if where else "")
     db.execute(
-        f'CREATE TABLE "{staging}" AS ({select}) TIMESTAMP(timestamp) PARTITION BY {partition_by} WAL',
+        f'CREATE TABLE "{staging}" AS ({select}){indexes} TIMESTAMP({designated}) '
+        f"PARTITION BY {partition_by} WAL",
         params or {},
     )
     db.execute(f'ALTER TABLE "{staging}" DEDUP ENABLE UPSERT KEYS({", ".join(dedup_keys)})')
@@ -260,7 +280,103 @@ SELECT cast(0 AS TIMESTAMP), session_id, symbol, indicator_type, indicator_id, 0
        count(), min(timestamp), max(timestamp), NULL, NULL
 FROM indicators WHERE generation = 0"""
 
-INDICATOR_KEYS = ("timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation")
+#: DEDUP keys of ``indicators`` from migration 006 to 008.
+GENERATION_KEYS = ("timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation")
+#: DEDUP keys of ``indicators`` since migration 009: a resent request changes nothing, and a
+#: commit marker never merges with a value (``commit_mode`` is NULL on values).
+INDICATOR_KEYS = ("written_at", *GENERATION_KEYS, "commit_mode")
+
+INDICATOR_COLUMNS = (
+    "written_at", "timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation",
+    "commit_mode", "indicator_name", "value", "confidence", "metadata", "scope", "user_id", "created_by",
+)
+
+INDICATORS_BY_COMMIT_DDL = """
+CREATE TABLE "{name}" (
+    written_at TIMESTAMP, timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, indicator_type SYMBOL,
+    indicator_id SYMBOL, generation LONG, commit_mode SYMBOL INDEX, indicator_name VARCHAR, value DOUBLE,
+    confidence DOUBLE, metadata VARCHAR, scope SYMBOL, user_id SYMBOL, created_by SYMBOL
+) TIMESTAMP(written_at) PARTITION BY DAY WAL
+DEDUP UPSERT KEYS(""" + ", ".join(INDICATOR_KEYS) + ")"
+
+_SAVE_TIME = "cast(cast(coalesce(generation, 0) / 1000 AS LONG) AS TIMESTAMP)"
+
+# Values keep their generation; each save's time is the one its generation id carries.
+COPY_VALUES = f"""
+INSERT INTO "{{name}}" ({", ".join(INDICATOR_COLUMNS)})
+SELECT {_SAVE_TIME}, timestamp, session_id, symbol, indicator_type, indicator_id, coalesce(generation, 0),
+       NULL, indicator_name, value, confidence, metadata, scope, user_id, created_by
+FROM indicators"""
+
+# One commit marker per generation the ledger committed (the last ledger row wins).
+COPY_LEDGER = f"""
+INSERT INTO "{{name}}" ({", ".join(INDICATOR_COLUMNS)})
+SELECT {_SAVE_TIME}, {_SAVE_TIME}, session_id, symbol, indicator_type, indicator_id, generation,
+       'overwrite', NULL, NULL, NULL,
+       CASE WHEN checksum IS NULL THEN '{{{{"migrated": true}}}}'
+            ELSE concat('{{{{"migrated": true, "checksum": "', checksum, '"}}}}') END,
+       NULL, NULL, created_by
+FROM indicator_generations ORDER BY committed_at"""
+
+LEDGER_KEYS_COUNT = """
+SELECT count() FROM (SELECT DISTINCT session_id, symbol, indicator_type, indicator_id, generation
+                     FROM indicator_generations)"""
+
+
+def relayout_indicators(db: Database) -> None:
+    """Migration 009: rebuild ``indicators`` keyed by commit time, with commit markers."""
+    restore_interrupted_rebuild(db, "indicators")
+    if _designated_timestamp(db, "indicators") == "written_at":
+        return
+    staging, retired = _staging_names("indicators")
+    values = int(db.sql("SELECT count() FROM indicators").iat[0, 0])
+    markers = int(db.sql(LEDGER_KEYS_COUNT).iat[0, 0])
+    db.execute(INDICATORS_BY_COMMIT_DDL.format(name=staging))
+    db.execute(COPY_VALUES.format(name=staging))
+    db.execute(COPY_LEDGER.format(name=staging))
+    db.wait_until_visible(staging)
+    copied = int(db.sql(f'SELECT count() FROM "{staging}"').iat[0, 0])
+    if copied != values + markers:
+        db.execute(f'DROP TABLE "{staging}"')
+        raise WriteError(
+            f"indicators changed while it was rebuilt ({copied} rows copied, {values} values and "
+            f"{markers} commit markers expected); nothing was changed. Run migrate again with no saves running"
+        )
+    db.execute(f'RENAME TABLE "indicators" TO "{retired}"')
+    db.execute(f'RENAME TABLE "{staging}" TO "indicators"')
+    db.execute(f'DROP TABLE "{retired}"')
+    db.execute("DROP TABLE IF EXISTS indicator_generations")
+    log.info("rebuilt indicators keyed by commit time: %d values, %d commit markers", values, markers)
+
+
+#: Each variant's current values: the saves since its last overwrite (all of them when it was
+#: only ever appended), only saves whose commit marker is visible, and at each timestamp the
+#: value of the latest of those saves. One query reads markers and values together.
+CURRENT_VIEW_SQL = """
+WITH marks AS (
+    SELECT written_at, session_id, symbol, indicator_type, indicator_id, generation, commit_mode
+    FROM indicators WHERE commit_mode IN ('overwrite', 'append')
+),
+base AS (
+    SELECT session_id, symbol, indicator_type, indicator_id, max(written_at) AS since
+    FROM marks WHERE commit_mode = 'overwrite'
+),
+live AS (
+    SELECT m.session_id, m.symbol, m.indicator_type, m.indicator_id, m.generation
+    FROM marks m LEFT JOIN base b ON (session_id, symbol, indicator_type, indicator_id)
+    WHERE b.since IS NULL OR m.written_at >= b.since
+),
+saved AS (
+    SELECT v.* FROM indicators v JOIN live l ON (session_id, symbol, indicator_type, indicator_id, generation)
+    WHERE v.commit_mode IS NULL
+)
+SELECT timestamp, session_id, symbol, indicator_type, indicator_id, indicator_name, value, confidence,
+       metadata, scope, user_id, created_by
+FROM saved
+LATEST ON written_at PARTITION BY session_id, symbol, indicator_type, indicator_id, timestamp"""
+
+CURRENT_VIEW_DDL = f"CREATE OR REPLACE VIEW indicators_current AS ({CURRENT_VIEW_SQL})"
+
 OHLCV_KEYS = ("timestamp", "session_id", "symbol", "interval")
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -293,7 +409,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             add_columns("indicators", (("generation", "LONG"),)),
             run_sql("indicators", ADOPT_ROWS),
-            enable_dedup("indicators", INDICATOR_KEYS),
+            enable_dedup("indicators", GENERATION_KEYS),
         ),
     ),
     Migration(
@@ -307,6 +423,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         8, "aggregated_ohlcv partitioned by month", (repartition("aggregated_ohlcv", "MONTH", OHLCV_KEYS),)
     ),
+    Migration(9, "indicators keyed by commit time, with commit markers", (relayout_indicators,)),
+    Migration(10, "indicators_current view", (run_sql("indicators", CURRENT_VIEW_DDL),)),
 )
 
 

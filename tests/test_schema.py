@@ -51,42 +51,51 @@ EXPECTED = {
     },
     "indicators": {
         "columns": {
+            "written_at": "TIMESTAMP",
             "timestamp": "TIMESTAMP",
             "session_id": "SYMBOL",
             "symbol": "SYMBOL",
+            "indicator_type": "SYMBOL",
             "indicator_id": "SYMBOL",
+            "generation": "LONG",
+            "commit_mode": "SYMBOL",
             "indicator_name": "VARCHAR",
             "value": "DOUBLE",
             "confidence": "DOUBLE",
             "metadata": "VARCHAR",
-            "indicator_type": "SYMBOL",
             "scope": "SYMBOL",
             "user_id": "SYMBOL",
             "created_by": "SYMBOL",
-            "generation": "LONG",
         },
-        "keys": {"timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation"},
+        "keys": {
+            "written_at",
+            "timestamp",
+            "session_id",
+            "symbol",
+            "indicator_type",
+            "indicator_id",
+            "generation",
+            "commit_mode",
+        },
         "partition": "DAY",
     },
-    "indicator_generations": {
-        "columns": {
-            "committed_at": "TIMESTAMP",
-            "session_id": "SYMBOL",
-            "symbol": "SYMBOL",
-            "indicator_type": "SYMBOL",
-            "indicator_id": "SYMBOL",
-            "generation": "LONG",
-            "mode": "SYMBOL",
-            "rows": "LONG",
-            "first_ts": "TIMESTAMP",
-            "last_ts": "TIMESTAMP",
-            "checksum": "VARCHAR",
-            "created_by": "SYMBOL",
-        },
-        "keys": {"committed_at", "session_id", "symbol", "indicator_type", "indicator_id", "generation"},
-        "partition": "MONTH",
-    },
 }
+
+#: The seed's columns of ``indicators``, as the ``indicators_current`` view shows them.
+CURRENT_VIEW_COLUMNS = [
+    "timestamp",
+    "session_id",
+    "symbol",
+    "indicator_type",
+    "indicator_id",
+    "indicator_name",
+    "value",
+    "confidence",
+    "metadata",
+    "scope",
+    "user_id",
+    "created_by",
+]
 
 
 def snapshot(db: Database) -> dict[str, object]:
@@ -126,6 +135,11 @@ def test_migrate_creates_every_table_on_an_empty_database(empty_db):
         assert tables.loc[name, "partitionBy"] == expected["partition"], name
         assert tables.loc[name, "designatedTimestamp"] == next(iter(expected["columns"])), name
     assert applied_versions(empty_db) == [m.version for m in MIGRATIONS]
+    assert "indicator_generations" not in empty_db.tables()  # folded into commit markers (009)
+    indexed = empty_db.sql('SELECT "column" FROM table_columns(\'indicators\') WHERE indexed')
+    assert indexed["column"].tolist() == ["commit_mode"]
+    view = empty_db.sql("SELECT * FROM indicators_current")
+    assert view.empty and view.columns.tolist() == CURRENT_VIEW_COLUMNS
 
 
 def test_second_migrate_changes_nothing(empty_db):
@@ -177,18 +191,25 @@ def test_pre_005_indicators_table_is_upgraded_in_place(empty_db):
     types = dict(zip(columns["column"], columns["type"], strict=True))
     for added in ("indicator_type", "scope", "user_id", "created_by", "generation"):
         assert added in types
-    after = empty_db.sql("SELECT * FROM indicators ORDER BY timestamp")
+    after = empty_db.sql("SELECT * FROM indicators WHERE commit_mode IS NULL ORDER BY timestamp")
     assert after[before.columns].astype(str).equals(before.astype(str))
     assert after[["indicator_type", "scope", "user_id", "created_by"]].isna().all().all()
     assert (after["generation"] == 0).all()  # adopted as the committed generation 0
-    ledger = empty_db.sql(
-        "SELECT session_id, symbol, indicator_id, generation, rows FROM indicator_generations "
-        "ORDER BY session_id"
+    assert (after["written_at"] == pd.Timestamp(0)).all()  # committed at the epoch: any save supersedes it
+    markers = empty_db.sql(
+        "SELECT session_id, symbol, indicator_id, generation, commit_mode FROM indicators "
+        "WHERE commit_mode IS NOT NULL ORDER BY session_id"
     )
-    assert ledger.to_dict("records") == [
-        {"session_id": "s1", "symbol": "BTC_USDT", "indicator_id": "RSI_14", "generation": 0, "rows": 2},
-        {"session_id": "s2", "symbol": "ETH_USDT", "indicator_id": "EMA_12", "generation": 0, "rows": 1},
+    assert markers.to_dict("records") == [
+        {"session_id": "s1", "symbol": "BTC_USDT", "indicator_id": "RSI_14", "generation": 0,
+         "commit_mode": "overwrite"},
+        {"session_id": "s2", "symbol": "ETH_USDT", "indicator_id": "EMA_12", "generation": 0,
+         "commit_mode": "overwrite"},
     ]
+    current = empty_db.sql("SELECT timestamp, session_id, value FROM indicators_current ORDER BY timestamp")
+    assert current["value"].tolist() == before["value"].tolist()
+    loaded = empty_db.load_indicators("s1", "BTC_USDT", "RSI_14", shape="long")
+    assert loaded["value"].tolist() == before.loc[before["session_id"] == "s1", "value"].tolist()
 
 
 def test_failing_migration_stops_names_its_version_and_is_not_recorded(empty_db):
@@ -247,29 +268,67 @@ def _partitioning(db: Database) -> dict[str, str]:
 def test_migration_008_repartitions_bars_by_month_and_keeps_every_row(empty_db):
     migrate(empty_db, [m for m in MIGRATIONS if m.version < 8])
     _write_bars(empty_db, _bars(5))  # across a month boundary: Feb 27 .. Mar 2
-    values = pd.DataFrame(
-        {"RSI_14": np.linspace(10, 90, 5 * 24)},
-        index=pd.date_range("2024-02-27", periods=5 * 24, freq="1h", tz="UTC"),
-    )
-    empty_db.save_indicators(values, session_id="s", symbol="BTC_USDT", mode="overwrite")
     assert _partitioning(empty_db)["aggregated_ohlcv"] == "DAY"
-    tables = ("aggregated_ohlcv", "indicators")
-    before = {t: empty_db.sql(f"SELECT * FROM {t} ORDER BY timestamp") for t in tables}
-    schema_before = {t: snapshot(empty_db)[t] for t in tables}
+    before = empty_db.sql("SELECT * FROM aggregated_ohlcv ORDER BY timestamp")
+    schema_before = snapshot(empty_db)["aggregated_ohlcv"]
 
-    assert empty_db.migrate().applied == [8]
+    assert migrate(empty_db, [m for m in MIGRATIONS if m.version <= 8]).applied == [8]
 
-    assert {t: _partitioning(empty_db)[t] for t in tables} == {
-        "aggregated_ohlcv": "MONTH",
-        "indicators": "DAY",
-    }
-    for table in tables:
-        after = empty_db.sql(f"SELECT * FROM {table} ORDER BY timestamp")
-        pd.testing.assert_frame_equal(after, before[table])
-        assert snapshot(empty_db)[table] == schema_before[table]  # columns, types, DEDUP keys
+    assert _partitioning(empty_db)["aggregated_ohlcv"] == "MONTH"
+    after = empty_db.sql("SELECT * FROM aggregated_ohlcv ORDER BY timestamp")
+    pd.testing.assert_frame_equal(after, before)
+    assert snapshot(empty_db)["aggregated_ohlcv"] == schema_before  # columns, types, DEDUP keys
     assert not [t for t in empty_db.tables() if "__" in t]
     bars = empty_db.read_ohlcv("s", "BTC_USDT", "1h")
     assert len(bars) == 120 and bars.index.is_monotonic_increasing
+
+
+def _old_layout_rows(generation: int, values: list[float]) -> pd.DataFrame:
+    stamps = pd.date_range("2024-03-01", periods=len(values), freq="1min", tz="UTC")
+    return pd.DataFrame(
+        {
+            "timestamp": stamps,
+            "session_id": "s",
+            "symbol": "BTC_USDT",
+            "indicator_type": "general",
+            "indicator_id": "RSI_14",
+            "generation": generation,
+            "indicator_name": "RSI_14",
+            "value": values,
+            "metadata": '{"period": 14}',
+        }
+    )
+
+
+def test_migration_009_keeps_committed_history_and_hides_orphans(empty_db):
+    migrate(empty_db, [m for m in MIGRATIONS if m.version <= 8])
+    old, new, orphan = 1_709_251_200_000_000_001, 1_709_337_600_000_000_002, 1_709_424_000_000_000_003
+    symbols = ("session_id", "symbol", "indicator_type", "indicator_id")
+    for generation, values in ((old, [1.0, 2.0, 3.0]), (new, [4.0, 5.0]), (orphan, [-999.0])):
+        empty_db.write_frame(_old_layout_rows(generation, values), "indicators", symbols=symbols)
+    for committed_at, generation, checksum in (("2024-03-01", old, "aa"), ("2024-03-02", new, None)):
+        empty_db.execute(
+            "INSERT INTO indicator_generations (committed_at, session_id, symbol, indicator_type, "
+            "indicator_id, generation, mode, rows, checksum) VALUES "
+            "(:c, 's', 'BTC_USDT', 'general', 'RSI_14', :g, 'overwrite', 1, :k)",
+            {"c": f"{committed_at}T00:00:00.000000Z", "g": generation, "k": checksum},
+        )
+    empty_db.wait_until_visible(["indicators", "indicator_generations"])
+
+    assert migrate(empty_db).applied == [9, 10]
+
+    current = empty_db.load_indicators("s", "BTC_USDT", "RSI_14")
+    assert current["RSI_14"].tolist() == [4.0, 5.0]
+    history = empty_db.indicator_history("s", "BTC_USDT", "RSI_14")
+    assert history["generation"].tolist() == [old, new]
+    assert history["checksum"].iloc[0] == "aa" and pd.isna(history["checksum"].iloc[1])
+    earlier = empty_db.load_indicators("s", "BTC_USDT", "RSI_14", as_of=history["committed_at"].iloc[0])
+    assert earlier["RSI_14"].tolist() == [1.0, 2.0, 3.0]
+    view = empty_db.sql("SELECT value FROM indicators_current ORDER BY timestamp")
+    assert view["value"].tolist() == [4.0, 5.0]  # no superseded rows, no orphan
+    assert int(empty_db.sql("SELECT count() FROM indicators WHERE commit_mode IS NULL").iat[0, 0]) == 6
+    assert "indicator_generations" not in empty_db.tables()
+    assert migrate(empty_db).applied == []
 
 
 def test_a_rebuild_interrupted_between_its_renames_is_restored(empty_db):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import textwrap
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -12,8 +10,7 @@ import pandas as pd
 import pytest
 
 from qdbtools.database import Database
-from qdbtools.exceptions import DatabaseUnavailableError, InvalidInputError
-from qdbtools.server import LocalServer
+from qdbtools.exceptions import InvalidInputError
 
 
 def values(n: int = 500, *, seed: int = 0, start: str = "2024-03-01", scale: float = 1.0) -> pd.DataFrame:
@@ -26,11 +23,23 @@ def values(n: int = 500, *, seed: int = 0, start: str = "2024-03-01", scale: flo
 
 
 def stored_rows(db, session_id, variant_id=None) -> int:
-    query = "SELECT count() FROM indicators WHERE session_id = :s"
+    """Current values of a session as a plain SQL user counts them (the ``indicators_current`` view)."""
+    query = "SELECT count() FROM indicators_current WHERE session_id = :s"
     params = {"s": session_id}
     if variant_id:
         query += " AND indicator_id = :i"
         params["i"] = variant_id
+    return int(db.sql(query, params).iat[0, 0])
+
+
+def raw_rows(db, session_id, variant_id=None) -> int:
+    """Value rows of every save, current or not, in the history table ``indicators``."""
+    query = "SELECT count() FROM indicators WHERE session_id = :s AND commit_mode IS NULL"
+    params = {"s": session_id}
+    if variant_id:
+        query += " AND indicator_id = :i"
+        params["i"] = variant_id
+    db.wait_until_visible("indicators")
     return int(db.sql(query, params).iat[0, 0])
 
 
@@ -78,8 +87,9 @@ def test_exact_variant_matching(qdb, unique_id):
 def test_append_is_idempotent_and_replaces_values_at_existing_timestamps(qdb, unique_id):
     frame = values()
     qdb.save_indicators(frame, unique_id, "X")
-    qdb.save_indicators(frame, unique_id, "X")  # the same values again
+    qdb.save_indicators(frame, unique_id, "X", wait=True)  # the same values again
     assert stored_rows(qdb, unique_id) == 1000
+    assert raw_rows(qdb, unique_id) == 2000  # both saves are history
     update = frame.iloc[490:].copy() * 2
     more = values(20, start="2024-03-01 08:20")  # continues after the last bar
     qdb.save_indicators(pd.concat([update, more]), unique_id, "X")
@@ -100,7 +110,7 @@ def test_overwrite_replaces_the_whole_set_and_keeps_history(qdb, unique_id):
     history = qdb.indicator_history(unique_id, "X", "RSI_14")
     assert history["mode"].tolist() == ["overwrite", "overwrite"]
     earlier = qdb.load_indicators(
-        unique_id, "X", "RSI_14", as_of=pd.Timestamp(history["committed_at"].iloc[0], tz="UTC")
+        unique_id, "X", "RSI_14", as_of=history["committed_at"].iloc[0]
     )
     pd.testing.assert_frame_equal(earlier, old[["RSI_14"]], check_freq=False)
 
@@ -109,7 +119,7 @@ def test_limit_start_end_and_variant_types(qdb, unique_id):
     frame = values()
     qdb.save_indicators(frame, unique_id, "X", variant_type="momentum")
     qdb.save_indicators(frame * 0 + 1, unique_id, "X", variant_type="general")
-    with pytest.raises(InvalidInputError, match="several variant types; pass variant_type="):
+    with pytest.raises(InvalidInputError, match=r"several variant types \(general, momentum\); pass variant_type="):
         qdb.load_indicators(unique_id, "X", "RSI_14")
     momentum = qdb.load_indicators(unique_id, "X", "RSI_14", variant_type="momentum", limit=-5)
     np.testing.assert_array_equal(momentum["RSI_14"].to_numpy(), frame["RSI_14"].iloc[-5:].to_numpy())
@@ -197,76 +207,7 @@ def test_bad_load_arguments(qdb, unique_id):
         qdb.load_indicators(unique_id, "X", shape="tall")
 
 
-# -- faults: an overwrite that fails midway leaves exactly the old set --------------------------------
-
-
-KILLED_CLIENT = textwrap.dedent(
-    """
-    import os, sys
-    import pandas as pd
-    import qdbtools
-    from qdbtools import store
-
-    def die(*args, **kwargs):
-        os._exit(17)  # the client dies after writing rows, before committing them
-
-    store._commit = die
-    db = qdbtools.connect(host="127.0.0.1", http_port=int(sys.argv[1]), pg_port=int(sys.argv[2]))
-    frame = pd.DataFrame({"RSI_14": [99.0] * 50},
-                         index=pd.date_range("2024-03-01", periods=50, freq="1min", tz="UTC"))
-    db.save_indicators(frame, sys.argv[3], "X", mode="overwrite")
-    """
-)
-
-
-def test_client_killed_midway_leaves_the_old_set_and_prune_clears_the_orphan(qdb, unique_id):
-    old = values(100)
-    qdb.save_indicators(old, unique_id, "X", mode="overwrite")
-    settings = qdb.settings
-    run = subprocess.run(
-        [sys.executable, "-c", KILLED_CLIENT, str(settings.http_port), str(settings.pg_port), unique_id],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 17, run.stderr
-    qdb.wait_until_visible("indicators")
-    assert stored_rows(qdb, unique_id, "RSI_14") == 150  # the orphan rows are there ...
-    back = qdb.load_indicators(unique_id, "X")
-    pd.testing.assert_frame_equal(back[old.columns], old, check_freq=False)  # ... and invisible
-    plan = qdb.prune(unique_id, orphan_grace=0, dry_run=True)
-    assert (plan.orphan_generations, plan.rows_removed) == (1, 50)
-    qdb.prune(unique_id, orphan_grace=0)
-    assert stored_rows(qdb, unique_id, "RSI_14") == 100
-    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X")[old.columns], old, check_freq=False)
-
-
-def test_server_stopped_midway_leaves_the_old_set(qdb_server_factory, monkeypatch):
-    from qdbtools import store
-
-    server = qdb_server_factory()
-    db = Database(server.settings, server=server)
-    db.migrate()
-    old = values(100)
-    db.save_indicators(old, "s", "X", mode="overwrite")
-    real_commit = store._commit
-
-    def stop_then_commit(*args, **kwargs):
-        server.stop()  # rows are written; the server goes away before the commit
-        return real_commit(*args, **kwargs)
-
-    monkeypatch.setattr(store, "_commit", stop_then_commit)
-    with pytest.raises(DatabaseUnavailableError):
-        db.save_indicators(values(100, seed=9), "s", "X", mode="overwrite")
-    monkeypatch.setattr(store, "_commit", real_commit)
-    restarted = LocalServer(server.root, ports=server.ports, heap="384m").start()
-    try:
-        db.close()
-        again = Database(restarted.settings)
-        pd.testing.assert_frame_equal(again.load_indicators("s", "X")[old.columns], old, check_freq=False)
-        again.close()
-    finally:
-        restarted.stop()
+# -- faults: see tests/test_store_faults.py --------------------------------------------------------
 
 
 # -- concurrency -------------------------------------------------------------------------------------
@@ -314,7 +255,7 @@ def test_prune_keeps_current_and_requested_history(qdb, unique_id):
     current = qdb.load_indicators(unique_id, "X")
     result = qdb.prune(unique_id, keep_history=1)
     assert result.superseded_generations == 2 and result.rows_removed == 100  # oldest, both variants
-    assert stored_rows(qdb, unique_id) == 200
+    assert raw_rows(qdb, unique_id) == 200
     pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X"), current)
     assert qdb.prune(unique_id).rows_removed == 100
     pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X"), current)
@@ -334,24 +275,6 @@ def test_hostile_ids_are_stored_and_matched_exactly(qdb, unique_id, hostile):
     pd.testing.assert_frame_equal(back[frame.columns], frame, check_freq=False)
     assert qdb.load_indicators(session_id, hostile, "RSI_%").empty
     assert "indicators" in qdb.tables()
-
-
-def test_overwrite_interrupted_then_retried_gives_the_new_set(qdb, unique_id, monkeypatch):
-    from qdbtools import store
-
-    old, new = values(40, seed=1), values(40, seed=2)
-    qdb.save_indicators(old, unique_id, "X", mode="overwrite")
-
-    def fail(*args, **kwargs):
-        raise DatabaseUnavailableError("injected: connection lost before the commit")
-
-    monkeypatch.setattr(store, "_commit", fail)
-    with pytest.raises(DatabaseUnavailableError):
-        qdb.save_indicators(new, unique_id, "X", mode="overwrite")
-    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X"), old, check_freq=False, check_like=True)
-    monkeypatch.undo()
-    qdb.save_indicators(new, unique_id, "X", mode="overwrite")
-    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X"), new, check_freq=False, check_like=True)
 
 
 @pytest.mark.parametrize("shape", ["wide", "long"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -244,7 +244,13 @@ def prepare_ticks(
 
 
 def _serialized_chunks(
-    sender: Any, frame: pd.DataFrame, table: str, symbols: Sequence[str], at: str, chunk_rows: int
+    sender: Any,
+    frame: pd.DataFrame,
+    table: str,
+    symbols: Sequence[str],
+    at: str,
+    chunk_rows: int,
+    trailing_rows: Sequence[Mapping[str, Any]] = (),
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(rows, buffer)`` per chunk, serializing the next chunk while the caller sends one.
 
@@ -256,6 +262,9 @@ def _serialized_chunks(
     def serialize(start: int, buffer: Any) -> tuple[int, Any]:
         chunk = frame.iloc[start : start + chunk_rows]
         buffer.dataframe(chunk, table_name=table, symbols=list(symbols), at=at)
+        if start + chunk_rows >= len(frame):
+            for row in trailing_rows:
+                buffer.row(table, **row)
         return len(chunk), buffer
 
     starts = range(0, len(frame), chunk_rows)
@@ -281,8 +290,16 @@ def write_frame(
     wait: bool = True,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     prepared: bool = False,
+    trailing_rows: Sequence[Mapping[str, Any]] = (),
 ) -> WriteResult:
-    """Write ``frame`` to ``table`` with ``Sender.dataframe`` over ILP/HTTP."""
+    """Write ``frame`` to ``table`` with ``Sender.dataframe`` over ILP/HTTP.
+
+    ``trailing_rows`` (keyword arguments of ``Buffer.row``) travel after the frame's last row,
+    in the same request as its last chunk: one request to one table is one WAL transaction,
+    and a table's transactions are applied in order, so once a trailing row is visible, every
+    row of the frame is too. Without ``wait``, the table is recorded as having unapplied
+    writes (:meth:`Database.note_unapplied`), which the database's own readers wait for.
+    """
     started = time.perf_counter()
     if not prepared:
         frame = prepare_frame(frame, at=at, symbols=symbols)
@@ -290,7 +307,8 @@ def write_frame(
     sent = 0
     try:
         with ingestion_errors(db.settings, table), db._sender() as sender:
-            for rows, buffer in _serialized_chunks(sender, frame, table, symbols, at, chunk_rows):
+            chunks = _serialized_chunks(sender, frame, table, symbols, at, chunk_rows, trailing_rows)
+            for rows, buffer in chunks:
                 sender.flush(buffer)
                 sent += rows
     except QdbToolsError as exc:
@@ -300,8 +318,10 @@ def write_frame(
                 "frame again is safe on tables with DEDUP keys)"
             ) from exc
         raise
-    if wait and sent:
-        db.wait_until_visible(table)
+    if sent:
+        db.note_unapplied(table)
+        if wait:
+            db.wait_until_visible(table)
     result = WriteResult(table, sent, time.perf_counter() - started)
     log.info("wrote rows", extra={"table": table, "rows": sent, "seconds": result.seconds})
     return result

@@ -30,6 +30,7 @@ import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError, QdbToolsError
 from qdbtools.legacy.layout import LegacyFile, csv_checksum, read_indicator_csv, read_prices_csv, scan_tree
+from qdbtools.store import committed
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
@@ -106,12 +107,15 @@ def ticks_checksum(frame: pd.DataFrame) -> str:
 
 
 def _committed_checksum(db: Database, legacy: LegacyFile) -> str | None:
-    frame = db.sql(
-        "SELECT checksum FROM indicator_generations WHERE session_id = :s AND symbol = :y "
-        "AND indicator_type = :t AND indicator_id = :i LATEST ON committed_at PARTITION BY indicator_id",
-        {"s": legacy.session_id, "y": legacy.symbol, "t": legacy.variant_type, "i": legacy.variant_id},
+    """The checksum recorded by the variant's last save, if that save was an overwrite."""
+    saves = committed(
+        db, legacy.session_id, legacy.symbol, [legacy.variant_id], variant_type=legacy.variant_type, details=True
     )
-    return None if frame.empty else frame.iat[0, 0]
+    commits = next(iter(saves.values()), [])
+    if not commits or commits[-1].mode != "overwrite":
+        return None
+    checksum = commits[-1].detail("checksum")
+    return None if checksum is None else str(checksum)
 
 
 def _migrate_indicator_file(

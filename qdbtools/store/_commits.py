@@ -1,0 +1,140 @@
+"""Commit markers: which saves of each variant are committed, and which of them are current.
+
+Every save writes, after its values and in the same request (one WAL transaction), one
+*commit marker* row per variant key: ``commit_mode`` is ``overwrite`` or ``append`` (NULL on
+value rows), ``written_at`` and ``generation`` identify the save. A table's transactions are
+applied in order, so a visible marker proves that every value of its save is visible.
+
+A key's *current* state is made of its saves from its last overwrite on (all of them when
+it was only ever appended), in commit order (``written_at``, then ``generation``); at each
+timestamp the latest of those saves gives the value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from qdbtools.io.literals import to_utc_timestamp, utc_text
+
+if TYPE_CHECKING:
+    from qdbtools.database import Database
+
+__all__ = ["Commit", "FullKey", "Key", "committed", "key_generation_filter", "live", "saves_filter"]
+
+Key = tuple[str | None, str]  # (indicator_type, indicator_id) within one session and symbol
+FullKey = tuple[str, str, str | None, str]  # (session_id, symbol, indicator_type, indicator_id)
+MODES = ("append", "overwrite")
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One committed save of one variant key, as its marker records it."""
+
+    written_at: int  # microseconds since the epoch, UTC
+    generation: int
+    mode: str
+    details: str | None  # the marker's metadata: JSON with rows, first/last timestamp, checksum
+    created_by: str | None
+
+    @property
+    def committed_at(self) -> pd.Timestamp:
+        return pd.Timestamp(self.written_at, unit="us", tz="UTC")
+
+    def detail(self, name: str) -> Any:
+        return json.loads(self.details).get(name) if self.details else None
+
+
+def _in_list(column: str, values: Sequence[Any], prefix: str, params: dict[str, Any]) -> str:
+    names = []
+    for i, value in enumerate(values):
+        params[f"{prefix}{i}"] = value
+        names.append(f":{prefix}{i}")
+    return f"{column} IN ({', '.join(names)})"
+
+
+def committed(
+    db: Database,
+    session_id: str | None = None,
+    symbol: str | None = None,
+    variant_ids: Sequence[str] | None = None,
+    *,
+    variant_type: str | None = None,
+    as_of: Any = None,
+    details: bool = False,
+) -> dict[FullKey, list[Commit]]:
+    """Every committed save of the matching keys (up to ``as_of``), oldest first.
+
+    Reads the markers only (an index on ``commit_mode`` finds them among the values). This
+    database's own unapplied saves are waited for first, so it reads its own writes.
+    """
+    db.wait_for_own_writes(["indicators"])
+    params: dict[str, Any] = {}
+    where = ["commit_mode IN ('overwrite', 'append')"]
+    for column, value in (("session_id", session_id), ("symbol", symbol), ("indicator_type", variant_type)):
+        if value is not None:
+            params[column] = value
+            where.append(f"{column} = :{column}")
+    if variant_ids is not None:
+        if not variant_ids:
+            return {}
+        where.append(_in_list("indicator_id", list(variant_ids), "v", params))
+    if as_of is not None:
+        params["as_of"] = utc_text(to_utc_timestamp(as_of, "as_of"))
+        where.append("written_at <= :as_of")
+    extra = ", metadata, created_by" if details else ""
+    rows = db.fetch_rows(
+        "SELECT session_id, symbol, indicator_type, indicator_id, cast(written_at AS LONG), generation, "
+        f"commit_mode{extra} FROM indicators WHERE {' AND '.join(where)}",
+        params,
+    )
+    saves: dict[FullKey, list[Commit]] = {}
+    for row in rows:
+        commit = Commit(row[4], row[5], row[6], row[7] if details else None, row[8] if details else None)
+        saves.setdefault((row[0], row[1], row[2], row[3]), []).append(commit)
+    for commits in saves.values():
+        commits.sort(key=lambda c: (c.written_at, c.generation))
+    return saves
+
+
+def live(commits: Sequence[Commit]) -> list[Commit]:
+    """The saves that make a key's current state: from its last overwrite on, oldest first."""
+    for position in range(len(commits) - 1, -1, -1):
+        if commits[position].mode == "overwrite":
+            return list(commits[position:])
+    return list(commits)
+
+
+def key_generation_filter(
+    keys: Iterable[tuple[str | None, str, Sequence[int]]], params: dict[str, Any], prefix: str = ""
+) -> str:
+    """``((indicator_type = .. AND indicator_id = .. AND generation IN (..)) OR ...)``."""
+    terms = []
+    for i, (indicator_type, indicator_id, generations) in enumerate(keys):
+        params[f"{prefix}i{i}"] = indicator_id
+        if indicator_type is None:
+            type_term = "indicator_type IS NULL"
+        else:
+            params[f"{prefix}t{i}"] = indicator_type
+            type_term = f"indicator_type = :{prefix}t{i}"
+        gens = _in_list("generation", list(generations), f"{prefix}g{i}_", params)
+        terms.append(f"({type_term} AND indicator_id = :{prefix}i{i} AND {gens})")
+    return "(" + " OR ".join(terms) + ")"
+
+
+def saves_filter(state: dict[Key, list[Commit]], params: dict[str, Any]) -> str:
+    """WHERE terms selecting exactly the value rows of the saves in ``state``.
+
+    ``written_at IN (...)`` lets the server go straight to those saves (the designated
+    timestamp); the key and generation terms keep other saves made in the same microsecond out.
+    """
+    stamps = sorted({c.written_at for commits in state.values() for c in commits})
+    for i, stamp in enumerate(stamps):
+        params[f"w{i}"] = utc_text(pd.Timestamp(stamp, unit="us", tz="UTC"))
+    written = ", ".join(f":w{i}" for i in range(len(stamps)))
+    keys = ((t, i, [c.generation for c in commits]) for (t, i), commits in state.items())
+    return f"written_at IN ({written}) AND commit_mode IS NULL AND " + key_generation_filter(keys, params)

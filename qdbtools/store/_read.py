@@ -1,0 +1,316 @@
+"""Reading the store: current (or ``as_of``) values, info, listings and history.
+
+Every read resolves the matching keys' commit markers first (:mod:`._commits`), then reads
+exactly the value rows of the saves that make their state. A marker that is not visible yet
+belongs to a save that does not count yet: readers see the previous state, complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from qdbtools.exceptions import InvalidInputError
+from qdbtools.io.engines import read_frame, resolve_engine
+from qdbtools.io.literals import key_text, time_range_filter
+from qdbtools.io.market import constant_text
+from qdbtools.store._commits import Commit, Key, committed, live, saves_filter
+from qdbtools.store._rows import text_argument
+
+if TYPE_CHECKING:
+    from qdbtools.database import Database
+
+__all__ = ["LONG_COLUMNS", "history", "indicator_info", "list_indicators", "load_indicators"]
+
+LONG_COLUMNS = (
+    "indicator_type",
+    "indicator_id",
+    "value",
+    "confidence",
+    "indicator_name",
+    "metadata",
+    "scope",
+    "user_id",
+    "created_by",
+    "generation",
+)
+
+#: Column dtypes of a long frame, the same from both read engines (text: ``str``, NULL is NaN).
+LONG_DTYPES = {c: "str" for c in LONG_COLUMNS} | {
+    "value": "float64",
+    "confidence": "float64",
+    "generation": "Int64",
+}
+
+
+def _variant_list(variant_id: str | Sequence[str] | None) -> list[str] | None:
+    if variant_id is None:
+        return None
+    ids = [variant_id] if isinstance(variant_id, str) else list(variant_id)
+    for value in ids:
+        text_argument("variant_id", value)
+    return ids
+
+
+def current_state(
+    db: Database,
+    session_id: str,
+    symbol: str,
+    variant_ids: Sequence[str] | None = None,
+    *,
+    variant_type: str | None = None,
+    as_of: Any = None,
+) -> dict[Key, list[Commit]]:
+    """The saves that make each key's state (at ``as_of``), keyed by (type, id)."""
+    saves = committed(db, session_id, symbol, variant_ids, variant_type=variant_type, as_of=as_of)
+    return {(key[2], key[3]): live(commits) for key, commits in saves.items()}
+
+
+def _pinned_columns(key: Key, generation: int) -> dict[str, Any]:
+    """Builders of the long columns that one key read from one save fixes."""
+    indicator_type, indicator_id = key
+    pinned: dict[str, Any] = {
+        "indicator_id": partial(constant_text, indicator_id),
+        "generation": lambda rows: pd.Series(np.full(rows, generation, dtype="int64")),
+    }
+    if indicator_type is not None:
+        pinned["indicator_type"] = partial(constant_text, indicator_type)
+    return pinned
+
+
+def _empty_long() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=LONG_DTYPES[c]) for c in LONG_COLUMNS})
+    frame.index = pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us")
+    return frame
+
+
+def _utc_index(raw: pd.DataFrame) -> pd.DataFrame:
+    stamps = pd.to_datetime(raw.pop("timestamp"))
+    stamps = stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
+    raw.index = pd.DatetimeIndex(stamps.dt.as_unit("us"), name="timestamp")
+    return raw
+
+
+def _latest_per_timestamp(raw: pd.DataFrame) -> pd.DataFrame:
+    """Of several saves' values at one (type, id, timestamp), keep the latest save's."""
+    order = np.lexsort((raw["generation"].to_numpy(), raw.index.asi8))
+    raw = raw.iloc[order]
+    keys = raw[["indicator_type", "indicator_id"]].assign(_ts=raw.index.asi8)
+    return raw[~keys.duplicated(keep="last").to_numpy()]
+
+
+def load_indicators(
+    db: Database,
+    session_id: str,
+    symbol: str,
+    variant_id: str | Sequence[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    limit: int | None = None,
+    as_of: Any = None,
+    shape: Literal["wide", "long"] = "wide",
+    *,
+    variant_type: str | None = None,
+    engine: str = "auto",
+) -> pd.DataFrame:
+    """Read the current (or ``as_of``) values (see :meth:`qdbtools.Database.load_indicators`)."""
+    if shape not in ("wide", "long"):
+        raise InvalidInputError(f"shape must be 'wide' or 'long', got {shape!r}")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit == 0):
+        raise InvalidInputError(f"limit must be a non-zero integer (negative = the last rows), got {limit!r}")
+    session_id, symbol = key_text("session_id", session_id), key_text("symbol", symbol)
+    ids = _variant_list(variant_id)
+    state = current_state(db, session_id, symbol, ids, variant_type=variant_type, as_of=as_of)
+    if not state:
+        long = _empty_long()
+    else:
+        params: dict[str, Any] = {"s": session_id, "y": symbol}
+        where = "session_id = :s AND symbol = :y AND " + saves_filter(state, params)
+        where += time_range_filter(start, end, params)
+        layered = any(len(commits) > 1 for commits in state.values())
+        single = (len(state) == 1 or shape == "long") and not layered
+        order = "timestamp DESC" if (limit is not None and limit < 0 and single) else "timestamp"
+        sql_limit = f" LIMIT {abs(limit)}" if limit is not None and single else ""
+        # Columns that one key read from one save pins to one value are filled in here.
+        constants: dict[str, Any] = {}
+        if len(state) == 1 and not layered:
+            ((key, (commit,)),) = state.items()
+            constants = _pinned_columns(key, commit.generation)
+        if shape == "wide" and not layered:
+            fetched = ["value"] if constants else ["indicator_id", "value"]
+        elif shape == "wide":
+            fetched = ["indicator_type", "indicator_id", "value", "generation"]
+        else:
+            fetched = [c for c in LONG_COLUMNS if c not in constants]
+        query = f"SELECT timestamp, {', '.join(fetched)} FROM indicators WHERE {where} ORDER BY {order}"
+        raw = _utc_index(read_frame(db, query + sql_limit, params, resolve_engine(db, engine)))
+        if layered:
+            raw = _latest_per_timestamp(raw.astype({"generation": "int64"}))
+        if shape == "long":
+            for name, value in constants.items():
+                raw[name] = value(len(raw)).set_axis(raw.index)
+            raw = raw[list(LONG_COLUMNS)]
+        dtypes = {name: dtype for name, dtype in LONG_DTYPES.items() if name in raw.columns}
+        long = raw.astype(dtypes).sort_index(kind="stable")
+        if shape == "long" and limit is not None and not single:
+            long = long.head(limit) if limit > 0 else long.tail(-limit)
+    if shape == "long":
+        return long
+    stored_ids = [key[1] for key in state]
+    clashing = sorted({i for i in stored_ids if stored_ids.count(i) > 1})
+    if clashing:
+        types = sorted(str(key[0]) for key in state if key[1] in clashing)
+        raise InvalidInputError(
+            f"{clashing} are stored under several variant types ({', '.join(types)}); pass "
+            "variant_type= to choose one, or use shape='long'"
+        )
+    columns = ids if ids is not None else sorted(stored_ids)
+    if len(state) == 1:
+        wide = pd.DataFrame({stored_ids[0]: long["value"].to_numpy()}, index=long.index)
+    else:
+        wide = long.set_index("indicator_id", append=True)["value"].unstack("indicator_id")
+    wide = wide.reindex(columns=columns).rename_axis(columns=None)
+    wide.index = pd.DatetimeIndex(wide.index, name="timestamp").as_unit("us")
+    if limit is not None:
+        wide = wide.head(limit) if limit > 0 else wide.tail(-limit)
+    return wide.astype("float64")
+
+
+def history(
+    db: Database, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
+) -> pd.DataFrame:
+    """Every committed save of one variant, oldest first (committed_at, generation, mode, rows ...)."""
+    saves = committed(
+        db, session_id, symbol, [text_argument("variant_id", variant_id)], variant_type=variant_type, details=True
+    )
+    records = [
+        {
+            "committed_at": commit.committed_at,
+            "indicator_type": key[2],
+            "generation": commit.generation,
+            "mode": commit.mode,
+            "rows": commit.detail("rows"),
+            "first_ts": commit.detail("first"),
+            "last_ts": commit.detail("last"),
+            "checksum": commit.detail("checksum"),
+            "created_by": commit.created_by,
+        }
+        for key, commits in saves.items()
+        for commit in commits
+    ]
+    columns = ["committed_at", "indicator_type", "generation", "mode", "rows", "first_ts", "last_ts",
+               "checksum", "created_by"]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    for column in ("first_ts", "last_ts"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["committed_at"] = pd.to_datetime(frame["committed_at"], utc=True)
+    return frame.sort_values(["committed_at", "generation"], ignore_index=True)
+
+
+def _state_stats(
+    db: Database, states: Mapping[tuple[str, str], Mapping[Key, list[Commit]]]
+) -> dict[tuple[str, str, str | None, str], tuple[int, Any, Any]]:
+    """Exact (rows, first, last) of each key's current state: one grouped query per session/symbol."""
+    stats = {}
+    for (session_id, symbol), state in states.items():
+        if not state:
+            continue
+        params: dict[str, Any] = {"s": session_id, "y": symbol}
+        where = "session_id = :s AND symbol = :y AND " + saves_filter(dict(state), params)
+        rows = db.fetch_rows(
+            "SELECT indicator_type, indicator_id, count_distinct(cast(timestamp AS LONG)), min(timestamp), "
+            f"max(timestamp) FROM indicators WHERE {where}",
+            params,
+        )
+        for indicator_type, indicator_id, count, first, last in rows:
+            stats[(session_id, symbol, indicator_type, indicator_id)] = (int(count), first, last)
+    return stats
+
+
+def indicator_info(
+    db: Database, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
+) -> dict[str, Any]:
+    """What is stored for one variant (see :meth:`qdbtools.Database.indicator_info`)."""
+    saves = committed(db, session_id, symbol, [text_argument("variant_id", variant_id)], variant_type=variant_type)
+    info: dict[str, Any] = {
+        "exists": False,
+        "rows": 0,
+        "first_timestamp": None,
+        "last_timestamp": None,
+        "path": f"questdb://indicators/{session_id}/{symbol}/{variant_id}",
+        "storage": "questdb",
+        "variant_type": variant_type,
+        "generation": None,
+        "committed_at": None,
+        "generations": 0,
+    }
+    if len(saves) > 1:
+        raise InvalidInputError(
+            f"{variant_id!r} is stored under variant types {sorted(str(k[2]) for k in saves)}; "
+            "pass variant_type="
+        )
+    if saves:
+        ((key, commits),) = saves.items()
+        current = live(commits)
+        stats = _state_stats(db, {(session_id, symbol): {(key[2], key[3]): current}})
+        rows, first, last = stats.get(key, (0, None, None))
+        info.update(
+            exists=rows > 0,
+            rows=rows,
+            variant_type=key[2],
+            generation=current[-1].generation,
+            committed_at=current[-1].committed_at,
+            first_timestamp=pd.Timestamp(first, tz="UTC") if rows else None,
+            last_timestamp=pd.Timestamp(last, tz="UTC") if rows else None,
+            generations=len(commits),
+        )
+    ((table_bytes, table_rows),) = db.fetch_rows(
+        "SELECT sum(diskSize), sum(numRows) FROM table_partitions('indicators')"
+    )
+    info["table_disk_bytes"] = int(table_bytes or 0)
+    info["size_bytes_estimate"] = round(info["rows"] * info["table_disk_bytes"] / table_rows) if table_rows else 0
+    info["size_note"] = (
+        "table_disk_bytes is measured (table_partitions('indicators')); size_bytes_estimate is this "
+        "variant's share of it by row count - QuestDB does not report disk use per variant"
+    )
+    return info
+
+
+def list_indicators(db: Database, session_id: str | None = None, symbol: str | None = None) -> pd.DataFrame:
+    """One row per stored variant: ids, current generation, commit time, rows, first/last timestamp."""
+    for column, value in (("session_id", session_id), ("symbol", symbol)):
+        if value is not None:
+            key_text(column, value)
+    saves = committed(db, session_id, symbol)
+    states: dict[tuple[str, str], dict[Key, list[Commit]]] = {}
+    for key, commits in saves.items():
+        states.setdefault((key[0], key[1]), {})[(key[2], key[3])] = live(commits)
+    stats = _state_stats(db, states)
+    records = []
+    for (sid, sym), state in states.items():
+        for (indicator_type, indicator_id), current in state.items():
+            rows, first, last = stats.get((sid, sym, indicator_type, indicator_id), (0, None, None))
+            records.append(
+                {
+                    "session_id": sid,
+                    "symbol": sym,
+                    "indicator_type": indicator_type,
+                    "indicator_id": indicator_id,
+                    "generation": current[-1].generation,
+                    "committed_at": current[-1].committed_at,
+                    "rows": rows,
+                    "first_timestamp": first,
+                    "last_timestamp": last,
+                }
+            )
+    columns = ["session_id", "symbol", "indicator_type", "indicator_id", "generation", "committed_at", "rows",
+               "first_timestamp", "last_timestamp"]
+    listing = pd.DataFrame.from_records(records, columns=columns)
+    listing["rows"] = listing["rows"].astype("int64")
+    for column in ("committed_at", "first_timestamp", "last_timestamp"):
+        listing[column] = pd.to_datetime(listing[column], utc=True)
+    return listing.sort_values(columns[:4], ignore_index=True)

@@ -1,0 +1,225 @@
+"""Saves: each variant's values and its commit marker in one request, one WAL transaction.
+
+A save never reads before it writes and never waits for the server to apply it: it returns
+when the server has acknowledged the request, i.e. durably committed it to the table's WAL.
+Overwrite and append differ only in the marker's ``commit_mode`` (see :mod:`._commits`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from qdbtools.checksum import values_checksum
+from qdbtools.exceptions import InvalidInputError
+from qdbtools.io.literals import utc_text
+from qdbtools.io.writer import write_frame
+from qdbtools.store._commits import MODES, Key, committed
+from qdbtools.store._rows import SYMBOL_COLUMNS, to_rows
+
+if TYPE_CHECKING:
+    from qdbtools.database import Database
+
+__all__ = ["SAVE_REQUEST_ROWS", "SaveResult", "new_generation", "save_indicators"]
+
+log = logging.getLogger(__name__)
+
+#: Rows per request. A save up to this size is one request (one transaction); a larger one
+#: is sent in several, with the markers in the last: until that one is applied, none count.
+SAVE_REQUEST_ROWS = 1_000_000
+
+_generation_lock = threading.Lock()
+_last_generation = 0
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What :func:`save_indicators` stored.
+
+    ``generations`` and ``checksums`` are keyed by indicator_id; the checksum covers the
+    values sent in this call (see :mod:`qdbtools.checksum`). ``committed_at`` is the save's
+    place in commit order: ``load_indicators(..., as_of=committed_at)`` includes it.
+    ``unchanged`` lists the variants that ``skip_unchanged=True`` did not write again.
+    """
+
+    rows: int
+    mode: str
+    generations: Mapping[str, int] = field(default_factory=dict)
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    committed_at: pd.Timestamp | None = None
+    unchanged: tuple[str, ...] = ()
+
+    @property
+    def generation(self) -> int | None:
+        """The generation when one variant was saved (None for several)."""
+        values = set(self.generations.values())
+        return values.pop() if len(values) == 1 else None
+
+    @property
+    def checksum(self) -> str | None:
+        """The checksum when one variant was saved."""
+        return next(iter(self.checksums.values())) if len(self.checksums) == 1 else None
+
+
+def new_generation() -> int:
+    """A fresh save id: microseconds since the epoch, then three random digits.
+
+    Strictly increasing within a process, microseconds included (so two saves of one
+    process never share a ``written_at``); the random digits keep two processes apart.
+    """
+    global _last_generation
+    with _generation_lock:
+        micros = max(time.time_ns() // 1000, _last_generation // 1000 + 1)
+        _last_generation = micros * 1000 + random.randrange(1000)
+        return _last_generation
+
+
+def _key_blocks(rows: pd.DataFrame) -> dict[Key, slice]:
+    """Each variant key's rows, which :func:`to_rows` sorted into one contiguous block."""
+    codes = rows.groupby(["indicator_type", "indicator_id"], dropna=False, sort=False).ngroup().to_numpy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    types, ids = rows["indicator_type"].to_numpy(dtype=object), rows["indicator_id"].to_numpy(dtype=object)
+    return {
+        (None if pd.isna(types[start]) else types[start], ids[start]): slice(int(start), int(end))
+        for start, end in zip(starts, ends, strict=True)
+    }
+
+
+def _marker(
+    key: Key, rows: pd.DataFrame, session_id: str, symbol: str, mode: str, checksum: str,
+    generation: int, written_at: dt.datetime, created_by: str | None,
+) -> dict[str, Any]:
+    """``Buffer.row`` arguments of one key's commit marker."""
+    stamps = rows["timestamp"]
+    symbols = {"session_id": session_id, "symbol": symbol, "indicator_id": key[1], "commit_mode": mode}
+    if key[0] is not None:
+        symbols["indicator_type"] = key[0]
+    if created_by is not None:
+        symbols["created_by"] = created_by
+    details = {
+        "rows": len(rows),
+        "first": utc_text(stamps.iloc[0]),
+        "last": utc_text(stamps.iloc[-1]),
+        "checksum": checksum,
+    }
+    columns = {"generation": generation, "timestamp": written_at, "metadata": json.dumps(details)}
+    return {"symbols": symbols, "columns": columns, "at": written_at}
+
+
+def _ids(keys: set[Key]) -> tuple[str, ...]:
+    return tuple(sorted(key[1] for key in keys))
+
+
+def _unchanged(
+    db: Database, session_id: str, symbol: str, mode: str, checksums: Mapping[Key, str]
+) -> set[Key]:
+    """Keys whose latest save wrote exactly these values, so that saving them again changes nothing.
+
+    For an overwrite, that save must be an overwrite too (after an append, the current set
+    holds more than its values).
+    """
+    saves = committed(db, session_id, symbol, sorted({key[1] for key in checksums}), details=True)
+    same = set()
+    for (_, _, indicator_type, indicator_id), commits in saves.items():
+        key, last = (indicator_type, indicator_id), commits[-1]
+        if key in checksums and last.detail("checksum") == checksums[key]:
+            if mode == "append" or last.mode == "overwrite":
+                same.add(key)
+    return same
+
+
+def save_indicators(
+    db: Database,
+    frame: pd.DataFrame,
+    session_id: str,
+    symbol: str,
+    mode: Literal["append", "overwrite"] = "append",
+    *,
+    variant_type: str = "general",
+    scope: str | None = None,
+    user_id: str | None = None,
+    created_by: str | None = None,
+    wait: bool = False,
+    skip_unchanged: bool = False,
+) -> SaveResult:
+    """Store indicator values (see :meth:`qdbtools.Database.save_indicators`)."""
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    started = time.perf_counter()
+    rows = to_rows(
+        frame,
+        session_id=session_id,
+        symbol=symbol,
+        variant_type=variant_type,
+        scope=scope,
+        user_id=user_id,
+        created_by=created_by,
+    )
+    if rows.empty:
+        return SaveResult(0, mode, seconds=time.perf_counter() - started)
+    generation = new_generation()
+    written_at = pd.Timestamp(generation // 1000, unit="us", tz="UTC")
+    blocks = _key_blocks(rows)
+    checksums = {
+        key: values_checksum(
+            session_id, symbol, key[0], key[1], rows["timestamp"].iloc[block], rows["value"].iloc[block],
+            rows["confidence"].iloc[block],
+        )
+        for key, block in blocks.items()
+    }
+    unchanged = _unchanged(db, session_id, symbol, mode, checksums) if skip_unchanged else set()
+    if unchanged:
+        blocks = {key: block for key, block in blocks.items() if key not in unchanged}
+        keep = np.zeros(len(rows), dtype=bool)
+        for block in blocks.values():
+            keep[block] = True
+        rows = rows[keep].reset_index(drop=True)
+        blocks = _key_blocks(rows) if len(rows) else {}
+    if not blocks:
+        return SaveResult(0, mode, seconds=time.perf_counter() - started, unchanged=_ids(unchanged))
+    markers = []
+    for key, block in blocks.items():
+        part = rows.iloc[block]
+        markers.append(
+            _marker(key, part, session_id, symbol, mode, checksums[key], generation,
+                    written_at.to_pydatetime(), created_by)
+        )
+    rows["written_at"] = written_at
+    rows["generation"] = generation
+    write_frame(
+        db,
+        rows,
+        "indicators",
+        at="written_at",
+        symbols=SYMBOL_COLUMNS,
+        wait=wait,
+        chunk_rows=SAVE_REQUEST_ROWS,
+        trailing_rows=markers,
+    )
+    result = SaveResult(
+        rows=len(rows),
+        mode=mode,
+        generations={key[1]: generation for key in blocks},
+        checksums={key[1]: value for key, value in checksums.items()},
+        seconds=time.perf_counter() - started,
+        committed_at=written_at,
+        unchanged=_ids(unchanged),
+    )
+    log.info(
+        "saved %d indicator values of %d variants (%s) for %r/%r",
+        len(rows), len(blocks), mode, session_id, symbol,
+        extra={"session_id": session_id, "symbol": symbol, "rows": len(rows), "mode": mode},
+    )
+    return result
