@@ -231,6 +231,7 @@ def test_saves_from_several_processes_do_not_interfere(qdb, unique_id):
     jobs = [(*ports, unique_id, f"SYM{i % 2}", f"V_{i}", "overwrite", i) for i in range(6)]
     with ProcessPoolExecutor(3) as pool:
         assert list(pool.map(_save_in_process, jobs)) == [300] * 6
+    qdb.wait_until_visible("indicators")  # saved by other processes: visible once applied
     for _, _, _, symbol, variant, _, seed in jobs:
         back = qdb.load_indicators(unique_id, symbol, variant)
         expected = values(300, seed=seed)["RSI_14"].to_numpy()
@@ -242,6 +243,7 @@ def test_concurrent_overwrites_of_one_key_end_with_one_complete_set(qdb, unique_
     jobs = [(*ports, unique_id, "X", "RSI_14", "overwrite", seed) for seed in (101, 202, 303, 404)]
     with ProcessPoolExecutor(4) as pool:
         list(pool.map(_save_in_process, jobs))
+    qdb.wait_until_visible("indicators")
     back = qdb.load_indicators(unique_id, "X", "RSI_14")["RSI_14"].to_numpy()
     candidates = [values(300, seed=seed)["RSI_14"].to_numpy() for seed in (101, 202, 303, 404)]
     assert sum(np.array_equal(back, c) for c in candidates) == 1

@@ -62,6 +62,107 @@ def _one_key_in_time_order(rows: pd.DataFrame) -> bool:
     )
 
 
+def _symbol_column(column: pd.Series) -> pd.Categorical:
+    """A categorical of strings, as ``Sender.dataframe`` sends it (NULL stays NULL)."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and str(column.cat.categories.dtype) == "str":
+        return column.array
+    return pd.Categorical(column.astype("str").where(column.notna(), None))
+
+
+def _constant(value: str | None, n: int) -> pd.Categorical:
+    """``n`` times ``value`` (or NULL) as a one-category categorical."""
+    dtype = pd.CategoricalDtype(pd.Index([] if value is None else [value], dtype="str"))
+    return pd.Categorical.from_codes(np.full(n, -1 if value is None else 0, dtype="int8"), dtype=dtype)
+
+
+def _check_microseconds(stamps: pd.Series | pd.DatetimeIndex) -> None:
+    """QuestDB stores microseconds: refuse finer stamps rather than merge or truncate them."""
+    unit = np.datetime_data(stamps.dtype.base if hasattr(stamps.dtype, "base") else stamps.dtype)[0]
+    if unit != "ns":
+        return
+    nanos = (stamps.array.asi8 if isinstance(stamps, pd.Series) else stamps.asi8) % 1000
+    if nanos.any():
+        position = int(np.flatnonzero(nanos)[0])
+        raise InvalidInputError(
+            f"timestamp at row {position} ({stamps[position] if isinstance(stamps, pd.DatetimeIndex) else stamps.iloc[position]}) "
+            "has nanoseconds; QuestDB stores microseconds. Round the timestamps first, e.g. "
+            "frame.index = frame.index.floor('us')"
+        )
+
+
+def _numeric_values(frame: pd.DataFrame, name: Any) -> np.ndarray:
+    """One wide column as float64; text that is not a number is an error naming it."""
+    column = frame[name]
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype="float64", na_value=np.nan)
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = (numbers.isna() & column.notna()).to_numpy()
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"column {name!r} is not numeric: row {position} (index {frame.index[position]}) holds "
+            f"{column.iloc[position]!r}. Indicator values are numbers; convert or drop the column"
+        )
+    return numbers.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _wide_rows(
+    frame: pd.DataFrame, session_id: str, symbol: str, defaults: dict[str, str | None]
+) -> pd.DataFrame:
+    """The rows of a wide frame with a unique DatetimeIndex, built column-wise with numpy."""
+    if frame.columns.has_duplicates:
+        raise InvalidInputError(
+            f"duplicate variant columns: {sorted(set(frame.columns[frame.columns.duplicated()]))}"
+        )
+    for name in frame.columns:
+        text_argument("variant column name", name)
+    index = frame.index
+    if index.tz is None:
+        raise InvalidInputError(
+            "the frame's DatetimeIndex is naive (no time zone), which is ambiguous; qdbtools stores "
+            "UTC: use frame.tz_localize('UTC') if the times are UTC, or tz_localize(<their zone>) first"
+        )
+    if index.hasnans:
+        raise InvalidInputError("the frame's DatetimeIndex holds NaT; every value needs a timestamp")
+    _check_microseconds(index)
+    ids = sorted(frame.columns)
+    order = None if index.is_monotonic_increasing else np.argsort(index.asi8, kind="stable")
+    stamps = index.tz_convert("UTC").as_unit("us").asi8
+    columns = [_numeric_values(frame, name) for name in ids]
+    values = np.concatenate(columns) if columns else np.empty(0)
+    if order is not None:
+        stamps = stamps[order]
+        values = np.concatenate([column[order] for column in columns])
+    infinite = np.isinf(values)
+    if infinite.any():
+        position = int(np.flatnonzero(infinite)[0])
+        raise InvalidInputError(
+            f"value holds inf for {ids[position // len(index)]!r} at {pd.Timestamp(stamps[position % len(index)], unit='us', tz='UTC')}; "
+            "QuestDB cannot store infinity: replace it (NaN values are not stored)"
+        )
+    keep = ~np.isnan(values)
+    n = int(keep.sum())
+    codes = np.repeat(np.arange(len(ids), dtype="int32"), len(index))[keep]
+    variant_ids = pd.Categorical.from_codes(codes, pd.Index(ids, dtype="str"))
+    rows = pd.DataFrame(
+        {
+            "timestamp": pd.DatetimeIndex(np.tile(stamps, len(ids))[keep].astype("datetime64[us]"), tz="UTC"),
+            "session_id": _constant(session_id, n),
+            "symbol": _constant(symbol, n),
+            "indicator_type": _constant(defaults["indicator_type"], n),
+            "indicator_id": variant_ids,
+            "indicator_name": variant_ids,
+            "value": values[keep],
+            "confidence": np.full(n, np.nan),
+            "metadata": pd.Series([None] * n, dtype="object") if n else pd.Series([], dtype="object"),
+            "scope": _constant(defaults["scope"], n),
+            "user_id": _constant(defaults["user_id"], n),
+            "created_by": _constant(defaults["created_by"], n),
+        }
+    )
+    return rows
+
+
 def to_rows(
     frame: pd.DataFrame,
     *,
@@ -89,6 +190,9 @@ def to_rows(
     for name, value in (("scope", scope), ("user_id", user_id), ("created_by", created_by)):
         text_argument(name, value, allow_none=True)
     long = "indicator_id" in frame.columns and "value" in frame.columns
+    if not long and isinstance(frame.index, pd.DatetimeIndex) and frame.index.is_unique:
+        defaults = {"indicator_type": variant_type, "scope": scope, "user_id": user_id, "created_by": created_by}
+        return _wide_rows(frame, session_id, symbol, defaults)
     presorted = False
     if long:
         rows = frame.reset_index() if "timestamp" not in frame.columns else frame.copy()
@@ -150,7 +254,9 @@ def to_rows(
     )
     if "metadata" not in rows.columns:
         rows["metadata"] = None
-    rows = rows[list(ROW_COLUMNS)].astype({c: "object" for c in ("metadata", "indicator_name")})
+    _check_microseconds(rows["timestamp"])
+    rows = rows[list(ROW_COLUMNS)].astype({"metadata": "object"})
+    rows = rows.assign(**{c: _symbol_column(rows[c]) for c in (*SYMBOL_COLUMNS, "indicator_name")})
     if presorted or _one_key_in_time_order(rows):
         return rows.reset_index(drop=True)
     rows = rows.drop_duplicates(["timestamp", "indicator_type", "indicator_id", "value", "confidence"])

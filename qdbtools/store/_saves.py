@@ -34,9 +34,11 @@ __all__ = ["SAVE_REQUEST_ROWS", "SaveResult", "new_generation", "save_indicators
 
 log = logging.getLogger(__name__)
 
-#: Rows per request. A save up to this size is one request (one transaction); a larger one
+#: Rows per request at most. A save that fits is one request (one transaction); a larger one
 #: is sent in several, with the markers in the last: until that one is applied, none count.
 SAVE_REQUEST_ROWS = 1_000_000
+#: Bytes per request to aim for: the client refuses buffers over 100 MiB (``max_buf_size``).
+REQUEST_BYTES = 48 * 1024 * 1024
 
 _generation_lock = threading.Lock()
 _last_generation = 0
@@ -87,12 +89,13 @@ def new_generation() -> int:
 
 def _key_blocks(rows: pd.DataFrame) -> dict[Key, slice]:
     """Each variant key's rows, which :func:`to_rows` sorted into one contiguous block."""
-    codes = rows.groupby(["indicator_type", "indicator_id"], dropna=False, sort=False).ngroup().to_numpy()
+    types, ids = rows["indicator_type"].array, rows["indicator_id"].array
+    codes = types.codes.astype("int64") * (len(ids.categories) + 1) + ids.codes
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(rows)]
-    types, ids = rows["indicator_type"].to_numpy(dtype=object), rows["indicator_id"].to_numpy(dtype=object)
     return {
-        (None if pd.isna(types[start]) else types[start], ids[start]): slice(int(start), int(end))
+        (None if types.codes[start] < 0 else types.categories[types.codes[start]], ids.categories[ids.codes[start]]):
+        slice(int(start), int(end))
         for start, end in zip(starts, ends, strict=True)
     }
 
@@ -116,6 +119,19 @@ def _marker(
     }
     columns = {"generation": generation, "timestamp": written_at, "metadata": json.dumps(details)}
     return {"symbols": symbols, "columns": columns, "at": written_at}
+
+
+def _rows_per_request(rows: pd.DataFrame) -> int:
+    """Rows per request that keep its ILP text under :data:`REQUEST_BYTES` (a generous estimate)."""
+    per_row = 32 * len(rows.columns)  # column name, separators and a number's text
+    for name in rows.columns:
+        column = rows[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            categories = column.cat.categories
+            per_row += max((len(str(c).encode()) for c in categories), default=0)
+        elif column.dtype == object and not column.isna().all():
+            per_row += int(column.dropna().map(lambda v: len(str(v).encode())).max())
+    return max(1, min(SAVE_REQUEST_ROWS, REQUEST_BYTES // per_row))
 
 
 def _ids(keys: set[Key]) -> tuple[str, ...]:
@@ -205,7 +221,8 @@ def save_indicators(
         at="written_at",
         symbols=SYMBOL_COLUMNS,
         wait=wait,
-        chunk_rows=SAVE_REQUEST_ROWS,
+        chunk_rows=_rows_per_request(rows),
+        prepared=True,
         trailing_rows=markers,
     )
     result = SaveResult(

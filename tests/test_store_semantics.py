@@ -1,0 +1,150 @@
+"""The store's v2 semantics against the real QuestDB: layers, as_of, read-your-writes, the view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import pytest
+
+import qdbtools.database
+from qdbtools.database import Database
+from qdbtools.store import SYMBOL_COLUMNS
+
+
+def series(n: int, value: float | None = None, *, start: str = "2024-03-01", seed: int = 0) -> pd.DataFrame:
+    index = pd.date_range(start, periods=n, freq="1min", tz="UTC", name="timestamp")
+    values = np.full(n, value) if value is not None else np.random.default_rng(seed).normal(50, 10, n)
+    return pd.DataFrame({"RSI_14": values}, index=index)
+
+
+def test_append_layers_on_the_current_set_and_as_of_returns_what_a_load_returned(qdb, unique_id):
+    first = qdb.save_indicators(series(100, seed=1), unique_id, "X", mode="overwrite")
+    load_1 = qdb.load_indicators(unique_id, "X")
+    update = pd.concat([series(10, 7.0, start="2024-03-01 01:30"), series(5, 8.0, start="2024-03-01 02:00")])
+    second = qdb.save_indicators(update, unique_id, "X")  # 10 replaced, 5 new
+    load_2 = qdb.load_indicators(unique_id, "X")
+    assert len(load_2) == 105
+    assert (load_2["RSI_14"].iloc[90:100] == 7.0).all() and (load_2["RSI_14"].iloc[100:] == 8.0).all()
+    pd.testing.assert_frame_equal(load_2.iloc[:90], load_1.iloc[:90])
+    third = qdb.save_indicators(series(3, 9.0, start="2024-03-01 01:00"), unique_id, "X", mode="overwrite")
+
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X", as_of=first.committed_at), load_1)
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X", as_of=second.committed_at), load_2)
+    just_before = third.committed_at - pd.Timedelta(microseconds=1)
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X", as_of=just_before), load_2)
+    assert qdb.load_indicators(unique_id, "X")["RSI_14"].tolist() == [9.0] * 3
+    history = qdb.indicator_history(unique_id, "X", "RSI_14")
+    assert history["mode"].tolist() == ["overwrite", "append", "overwrite"]
+    assert history["rows"].tolist() == [100, 15, 3]
+    info = qdb.indicator_info(unique_id, "X", "RSI_14")
+    assert (info["rows"], info["generations"], info["generation"]) == (3, 3, third.generation)
+
+
+def test_appends_to_a_variant_never_overwritten_accumulate(qdb, unique_id):
+    for day in range(3):
+        qdb.save_indicators(series(4, float(day), start=f"2024-03-0{day + 1}"), unique_id, "X")
+    back = qdb.load_indicators(unique_id, "X", shape="long")
+    assert back["value"].tolist() == [0.0] * 4 + [1.0] * 4 + [2.0] * 4
+    assert back["generation"].nunique() == 3
+    assert qdb.load_indicators(unique_id, "X", limit=-2)["RSI_14"].tolist() == [2.0, 2.0]
+    listing = qdb.list_indicators(unique_id)
+    assert listing[["indicator_id", "rows"]].to_dict("records") == [{"indicator_id": "RSI_14", "rows": 12}]
+
+
+def test_read_your_writes_waits_only_for_this_databases_unapplied_writes(qdb, unique_id, monkeypatch):
+    waits: list[list[str]] = []
+    real = qdbtools.database.wait_until_visible
+
+    def counting(run_query, tables, **kwargs):
+        waits.append(list(tables))
+        return real(run_query, tables, **kwargs)
+
+    monkeypatch.setattr(qdbtools.database, "wait_until_visible", counting)
+    with Database(qdb.settings) as db:
+        db.load_indicators(unique_id, "X")
+        assert waits == []  # nothing written: no wal_tables() query at all
+        frame = series(5000, seed=3)
+        db.save_indicators(frame, unique_id, "X", mode="overwrite")
+        assert waits == []  # the save returned on the acknowledgement
+        pd.testing.assert_frame_equal(db.load_indicators(unique_id, "X"), frame, check_freq=False)
+        assert waits == [["indicators"]]
+        db.load_indicators(unique_id, "X")
+        db.indicator_info(unique_id, "X", "RSI_14")
+        assert waits == [["indicators"]]  # applied once: later reads do not wait
+
+
+def test_wait_true_returns_when_every_reader_sees_the_save(qdb, unique_id):
+    frame = series(2000, seed=4)
+    with Database(qdb.settings) as writer, Database(qdb.settings) as reader:
+        writer.save_indicators(frame, unique_id, "X", mode="overwrite", wait=True)
+        pd.testing.assert_frame_equal(reader.load_indicators(unique_id, "X"), frame, check_freq=False)
+
+
+def test_skip_unchanged_adds_no_history(qdb, unique_id):
+    frame = series(50, seed=5)
+    assert qdb.save_indicators(frame, unique_id, "X", mode="overwrite", skip_unchanged=True).rows == 50
+    again = qdb.save_indicators(frame, unique_id, "X", mode="overwrite", skip_unchanged=True)
+    assert (again.rows, again.unchanged) == (0, ("RSI_14",))
+    changed = qdb.save_indicators(frame + 1, unique_id, "X", mode="overwrite", skip_unchanged=True)
+    assert changed.rows == 50
+    assert len(qdb.indicator_history(unique_id, "X", "RSI_14")) == 2
+
+
+def _orphan(db: Database, session_id: str, value: float, n: int) -> None:
+    """Value rows of a save whose commit marker never arrived (a crash between requests)."""
+    rows = series(n, value).reset_index()
+    rows = rows.melt(id_vars="timestamp", var_name="indicator_id", value_name="value").assign(
+        session_id=session_id, symbol="X", indicator_type="general", scope=None, user_id=None,
+        created_by=None, generation=42, written_at=pd.Timestamp.now(tz="UTC"),
+    )
+    db.write_frame(rows, "indicators", at="written_at", symbols=SYMBOL_COLUMNS, wait=True)
+
+
+def test_indicators_current_shows_plain_sql_users_only_current_values(qdb, unique_id):
+    for round_ in range(6):
+        qdb.save_indicators(series(500, float(round_)), unique_id, "X", mode="overwrite")
+    qdb.save_indicators(series(10, 50.0, start="2024-03-01 08:20"), unique_id, "X")  # an append on top
+    _orphan(qdb, unique_id, -999.0, 500)
+    qdb.save_indicators(series(20, 1.0).rename(columns={"RSI_14": "RSI_140"}), unique_id, "X")
+    qdb.wait_until_visible("indicators")
+    settings = qdb.settings
+    conn = psycopg2.connect(
+        host=settings.host, port=settings.pg_port, user=settings.username, password=settings.password,
+        dbname=settings.database,
+    )
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT timestamp, value FROM indicators_current WHERE session_id = %s AND "
+                "indicator_id = 'RSI_14' ORDER BY timestamp",
+                (unique_id,),
+            )
+            rows = cursor.fetchall()
+            cursor.execute(
+                "SELECT count(), min(value), max(value) FROM indicators_current WHERE session_id = %s",
+                (unique_id,),
+            )
+            total, low, high = cursor.fetchone()
+    finally:
+        conn.close()
+    assert len(rows) == 510 and {v for _, v in rows[:500]} == {5.0} and {v for _, v in rows[500:]} == {50.0}
+    assert (total, low, high) == (530, 1.0, 50.0)  # no superseded rows, no orphan (-999)
+    loaded = qdb.load_indicators(unique_id, "X", "RSI_14")
+    assert loaded["RSI_14"].tolist() == [v for _, v in rows]
+    raw = int(qdb.sql(
+        "SELECT count() FROM indicators WHERE session_id = :s AND commit_mode IS NULL", {"s": unique_id}
+    ).iat[0, 0])
+    assert raw == 6 * 500 + 10 + 500 + 20  # the history table keeps every save and the orphan
+
+
+@pytest.mark.parametrize("engine", ["fast", "sqlalchemy"])
+def test_layered_loads_are_identical_on_both_engines(qdb, unique_id, engine):
+    qdb.save_indicators(series(30, seed=6).assign(EMA_12=1.0), unique_id, "X", mode="overwrite")
+    qdb.save_indicators(series(10, 2.0, start="2024-03-01 00:25"), unique_id, "X")
+    wide = qdb.load_indicators(unique_id, "X", engine=engine)
+    assert len(wide) == 35 and (wide["RSI_14"].iloc[25:] == 2.0).all()
+    assert wide["EMA_12"].iloc[:30].eq(1.0).all() and wide["EMA_12"].iloc[30:].isna().all()
+    long = qdb.load_indicators(unique_id, "X", shape="long", engine=engine)
+    assert len(long) == 65
+    pd.testing.assert_frame_equal(long, qdb.load_indicators(unique_id, "X", shape="long", engine="fast"))
