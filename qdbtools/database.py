@@ -528,6 +528,45 @@ class Database:
             engine=engine,
         )
 
+    def load_across_sessions(
+        self,
+        symbol: str,
+        variant_id: str | Sequence[str],
+        session_ids: Sequence[str] | None = None,
+        *,
+        variant_type: str | None = None,
+        as_of: Any = None,
+        engine: str = "auto",
+    ) -> pd.DataFrame:
+        """Values of variants of one symbol across sessions, in one call.
+
+        Parameters
+        ----------
+        symbol : str
+            The symbol, e.g. ``"BTC_USDT"``.
+        variant_id : str or list of str
+            Variants to load (exact matches).
+        session_ids : list of str, optional
+            Restrict to these sessions; every session that stores the variants when None.
+        variant_type, as_of, engine
+            As in :meth:`load_indicators`.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``(session_id, timestamp)`` (UTC), one float column per variant; empty
+            when nothing is stored.
+
+        Examples
+        --------
+        >>> db.load_across_sessions("BTC_USDT", "RSI_14").loc["sess_2024_03_01"]   # doctest: +SKIP
+        """
+        from qdbtools.store import load_across_sessions
+
+        return load_across_sessions(
+            self, symbol, variant_id, session_ids, variant_type=variant_type, as_of=as_of, engine=engine
+        )
+
     def indicator_info(
         self, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
     ) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import asyncio
 import inspect
 import json
 import logging
+import operator
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError
+from qdbtools.store import rows_from_columns, save_rows
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
@@ -65,55 +67,111 @@ class IndicatorValue:
     created_by: str | None = None
 
 
-def _metadata_texts(values: Sequence[IndicatorValue]) -> list[str | None]:
-    """JSON text per value; metadata dicts with the same content are serialized once."""
-    by_identity: dict[int, str | None] = {}
-    by_content: dict[frozenset[tuple[Any, ...]], str] = {}
-    texts = []
-    for v in values:
-        text = by_identity.get(id(v.metadata))
-        if text is None and v.metadata:
-            # repr, not the value: 1, 1.0, True and 0.0, -0.0 are equal but not the same JSON.
-            key = frozenset((type(k), k, repr(x)) for k, x in v.metadata.items())
-            text = by_content.get(key)
+def _metadata_texts(items: Sequence[dict[str, Any]]) -> list[str | None]:
+    """JSON text per metadata dict; dicts with the same content are serialized once.
+
+    The cache key is the dict itself when it is shared, else its ``repr``: 1, 1.0, True and
+    0.0, -0.0 are equal but print (and serialize) differently, so they never share a text.
+    """
+    by_identity: dict[int, str] = {}
+    by_repr: dict[str, str] = {}
+    texts: list[str | None] = []
+    for position, metadata in enumerate(items):
+        if not metadata:
+            texts.append(None)
+            continue
+        text = by_identity.get(id(metadata))
+        if text is None:
+            key = repr(metadata)
+            text = by_repr.get(key)
             if text is None:
-                text = by_content[key] = json.dumps(v.metadata, sort_keys=True)
-            by_identity[id(v.metadata)] = text
+                try:
+                    text = by_repr[key] = json.dumps(metadata, sort_keys=True, allow_nan=False)
+                except (TypeError, ValueError) as exc:
+                    raise InvalidInputError(
+                        f"indicator_values[{position}].metadata is not JSON-serializable ({exc}): {metadata!r}"
+                    ) from exc
+            by_identity[id(metadata)] = text
         texts.append(text)
     return texts
 
 
-def values_to_frame(values: Sequence[IndicatorValue], variant_id: str, variant_type: str) -> pd.DataFrame:
-    """Column-wise conversion of ``IndicatorValue`` objects into a long frame."""
-    if not all(isinstance(v, IndicatorValue) for v in values):
-        raise InvalidInputError("indicator_values must be a list of IndicatorValue")
-    seconds = np.array([v.timestamp for v in values], dtype="float64")
+def _floats(items: Sequence[Any], field_name: str) -> np.ndarray:
+    """One numeric field as float64 (None: NaN); a value that is not a number is an error naming it."""
+    try:
+        return np.array(items, dtype="float64")
+    except (TypeError, ValueError):
+        for position, x in enumerate(items):
+            try:
+                float(x)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"indicator_values[{position}].{field_name} is {x!r}, not a number") from None
+        raise
+
+
+_FIELDS = ("timestamp", "value", "confidence", "metadata", "indicator_name", "scope", "user_id", "created_by")
+_get_fields = operator.attrgetter(*_FIELDS)
+
+
+def values_to_rows(
+    values: Sequence[IndicatorValue], session_id: str, symbol: str, variant_id: str, variant_type: str
+) -> pd.DataFrame:
+    """Column-wise conversion of ``IndicatorValue`` objects into ``indicators`` rows."""
+    if not {type(v) for v in values} <= {IndicatorValue}:
+        if not all(isinstance(v, IndicatorValue) for v in values):
+            raise InvalidInputError("indicator_values must be a list of IndicatorValue")
+    if not values:
+        columns: list[Sequence[Any]] = [()] * len(_FIELDS)
+    else:
+        columns = list(zip(*map(_get_fields, values), strict=True))
+    stamps, numbers, confidences, metadata, names, scopes, users, creators = columns
+    seconds = _floats(stamps, "timestamp")
     if not np.isfinite(seconds).all():
         raise InvalidInputError("every IndicatorValue.timestamp must be a finite number of epoch seconds")
-    micros = np.round(seconds * 1e6).astype("int64")
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(micros, unit="us", utc=True),
-            "indicator_id": variant_id,
-            "indicator_type": variant_type,
-            "value": np.array([v.value for v in values], dtype="float64"),
-            "confidence": np.array(
-                [np.nan if v.confidence is None else v.confidence for v in values], "float64"
-            ),
-            "indicator_name": [v.indicator_name or variant_id for v in values],
-            "metadata": _metadata_texts(values),
-            "scope": [v.scope for v in values],
-            "user_id": [v.user_id for v in values],
-            "created_by": [v.created_by for v in values],
-        }
+    confidence = [np.nan if c is None else c for c in confidences] if None in confidences else confidences
+    return rows_from_columns(
+        session_id=session_id,
+        symbol=symbol,
+        indicator_type=variant_type,
+        indicator_id=variant_id,
+        micros=np.round(seconds * 1e6).astype("int64"),
+        values=_floats(numbers, "value"),
+        confidence=_floats(confidence, "confidence"),
+        names=None if all(x is None for x in names) else names,
+        metadata=_metadata_texts(metadata),
+        scope=None if all(x is None for x in scopes) else scopes,
+        user_id=None if all(x is None for x in users) else users,
+        created_by=None if all(x is None for x in creators) else creators,
     )
 
 
-def _texts(frame: pd.DataFrame, column: str) -> list[str | None]:
+def values_to_frame(
+    values: Sequence[IndicatorValue], variant_id: str, variant_type: str, *, session_id: str = "", symbol: str = ""
+) -> pd.DataFrame:
+    """``IndicatorValue`` objects as a long frame (the legacy CSV layout's columns)."""
+    rows = values_to_rows(values, session_id, symbol, variant_id, variant_type)
+    columns = ["timestamp", "indicator_id", "indicator_type", "value", "confidence", "indicator_name",
+               "metadata", "scope", "user_id", "created_by"]
+    texts = {c: rows[c].astype("str") for c in columns if isinstance(rows[c].dtype, pd.CategoricalDtype)}
+    return rows[columns].assign(**texts)
+
+
+def _texts(frame: pd.DataFrame, column: str) -> list[Any]:
+    """A column as a list with None for NULL, looked up per distinct value (few per column)."""
     if column not in frame.columns:
         return [None] * len(frame)
-    values = frame[column].astype("object")
-    return values.where(values.notna(), None).tolist()
+    codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+    lookup = np.array([*uniques.tolist(), None], dtype=object)  # code -1 (NULL) picks the None
+    return lookup[codes].tolist()
+
+
+def _metadata_dicts(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One dict per value (callers may change theirs), each distinct JSON text parsed once."""
+    if "metadata" not in frame.columns:
+        return [{} for _ in range(len(frame))]
+    codes, uniques = pd.factorize(frame["metadata"], use_na_sentinel=True)
+    parsed = [json.loads(text) for text in uniques.tolist()] + [{}]
+    return [dict(parsed[code]) for code in codes.tolist()]
 
 
 def frame_to_values(frame: pd.DataFrame) -> list[IndicatorValue]:
@@ -121,21 +179,17 @@ def frame_to_values(frame: pd.DataFrame) -> list[IndicatorValue]:
     if "timestamp" in frame.columns:
         frame = frame.set_index("timestamp")
     seconds = (pd.DatetimeIndex(frame.index).as_unit("us").asi8 / 1e6).tolist()
-    values = frame["value"].astype("float64").tolist()
-    confidence = frame["confidence"].astype("float64") if "confidence" in frame.columns else None
-    confidences = (
-        [None] * len(frame)
-        if confidence is None
-        else confidence.astype("object").where(confidence.notna(), None).tolist()
-    )
-    metadata_text = _texts(frame, "metadata")
-    parsed = {text: json.loads(text) for text in set(metadata_text) if text}
-    columns = [
+    values = frame["value"].to_numpy(dtype="float64").tolist()
+    if "confidence" in frame.columns:
+        confidence = frame["confidence"].to_numpy(dtype="float64")
+        confidences = np.where(np.isnan(confidence), None, confidence).tolist()
+    else:
+        confidences = [None] * len(frame)
+    ids, types, names, scopes, users, creators = (
         _texts(frame, c)
         for c in ("indicator_id", "indicator_type", "indicator_name", "scope", "user_id", "created_by")
-    ]
-    metadata = [dict(parsed[text]) if text else {} for text in metadata_text]  # one dict per value
-    ids, types, names, scopes, users, creators = columns
+    )
+    metadata = _metadata_dicts(frame)
     return list(
         map(
             IndicatorValue, seconds, values, confidences, ids, types, names, metadata, scopes, users, creators
@@ -227,16 +281,17 @@ class IndicatorPersistenceService:
             "mode": mode,
         }
         try:
-            frame = values_to_frame(indicator_values, variant_id, variant_type)
             if self.storage == "csv":
+                frame = values_to_frame(
+                    indicator_values, variant_id, variant_type, session_id=session_id, symbol=symbol
+                )
                 count = await asyncio.to_thread(
                     self._save_csv, frame, session_id, symbol, variant_id, variant_type, mode
                 )
                 event = "indicator_persistence.saved_to_csv"
             else:
-                result = await asyncio.to_thread(
-                    self.db.save_indicators, frame, session_id, symbol, mode, variant_type=variant_type
-                )
+                rows = values_to_rows(indicator_values, session_id, symbol, variant_id, variant_type)
+                result = await asyncio.to_thread(save_rows, self.db, rows, session_id, symbol, mode)
                 count, context["generation"] = result.rows, result.generation
                 event = "indicator_persistence.saved_to_questdb"
         except Exception as exc:

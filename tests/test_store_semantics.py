@@ -148,3 +148,25 @@ def test_layered_loads_are_identical_on_both_engines(qdb, unique_id, engine):
     long = qdb.load_indicators(unique_id, "X", shape="long", engine=engine)
     assert len(long) == 65
     pd.testing.assert_frame_equal(long, qdb.load_indicators(unique_id, "X", shape="long", engine="fast"))
+
+
+def test_one_variant_of_one_symbol_across_sessions_in_one_call(qdb, unique_id):
+    sessions = [f"{unique_id}_{i}" for i in range(5)]
+    for i, session in enumerate(sessions):
+        frame = series(20, float(i)).assign(EMA_12=100.0 + i)
+        qdb.save_indicators(frame, session, "XSYM", mode="overwrite")
+        qdb.save_indicators(series(10, -1.0), session, "OTHER", mode="overwrite")  # another symbol
+    qdb.save_indicators(series(5, 42.0, start="2024-03-01 00:15"), sessions[0], "XSYM")  # an append
+    qdb.save_indicators(series(20, 7.0), sessions[1], "XSYM", mode="overwrite")  # RSI_14 only, again
+    both = qdb.load_across_sessions("XSYM", ["RSI_14", "EMA_12"])
+    both = both.loc[sessions]
+    assert both.index.names == ["session_id", "timestamp"] and list(both.columns) == ["RSI_14", "EMA_12"]
+    assert len(both) == 5 * 20
+    first = both.loc[sessions[0], "RSI_14"]
+    assert first.iloc[:15].eq(0.0).all() and first.iloc[15:].eq(42.0).all()
+    assert both.loc[sessions[1], "RSI_14"].eq(7.0).all() and both.loc[sessions[1], "EMA_12"].eq(101.0).all()
+    for i in range(2, 5):
+        assert both.loc[sessions[i], "RSI_14"].eq(float(i)).all()
+    some = qdb.load_across_sessions("XSYM", "RSI_14", sessions[3:])
+    assert sorted(set(some.index.get_level_values(0))) == sessions[3:]
+    assert qdb.load_across_sessions("XSYM", "NOT_STORED", sessions).empty

@@ -20,7 +20,10 @@ import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from qdbtools.exceptions import InvalidInputError, QueryError
@@ -56,7 +59,8 @@ def read_sqlalchemy(db: Database, query: str, params: Mapping[str, Any]) -> pd.D
 
 
 def read_parquet_export(db: Database, sql: str) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(export_parquet(db, sql)))
+    table = pq.read_table(pa.BufferReader(export_parquet(db, sql)))
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
 
 
 def export_parquet(db: Database, sql: str) -> bytes:

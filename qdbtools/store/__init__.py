@@ -20,9 +20,16 @@ argument is in ``docs/design/persistence.md``.
 
 from qdbtools.store._commits import Commit, committed, live
 from qdbtools.store._prune import PruneResult, prune
-from qdbtools.store._read import LONG_COLUMNS, history, indicator_info, list_indicators, load_indicators
-from qdbtools.store._rows import ROW_COLUMNS, SYMBOL_COLUMNS, to_rows
-from qdbtools.store._saves import SAVE_REQUEST_ROWS, SaveResult, new_generation, save_indicators
+from qdbtools.store._read import (
+    LONG_COLUMNS,
+    history,
+    indicator_info,
+    list_indicators,
+    load_across_sessions,
+    load_indicators,
+)
+from qdbtools.store._rows import ROW_COLUMNS, SYMBOL_COLUMNS, rows_from_columns, to_rows
+from qdbtools.store._saves import SAVE_REQUEST_ROWS, SaveResult, new_generation, save_indicators, save_rows
 
 __all__ = [
     "LONG_COLUMNS",
@@ -36,10 +43,13 @@ __all__ = [
     "history",
     "indicator_info",
     "list_indicators",
+    "load_across_sessions",
     "live",
     "load_indicators",
     "new_generation",
     "prune",
     "save_indicators",
+    "save_rows",
+    "rows_from_columns",
     "to_rows",
 ]

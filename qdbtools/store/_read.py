@@ -7,6 +7,7 @@ belongs to a save that does not count yet: readers see the previous state, compl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,7 +17,7 @@ import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.engines import read_frame, resolve_engine
-from qdbtools.io.literals import key_text, time_range_filter
+from qdbtools.io.literals import key_text, time_range_filter, utc_text
 from qdbtools.io.market import constant_text
 from qdbtools.store._commits import Commit, Key, committed, live, saves_filter
 from qdbtools.store._rows import text_argument
@@ -24,7 +25,14 @@ from qdbtools.store._rows import text_argument
 if TYPE_CHECKING:
     from qdbtools.database import Database
 
-__all__ = ["LONG_COLUMNS", "history", "indicator_info", "list_indicators", "load_indicators"]
+__all__ = [
+    "LONG_COLUMNS",
+    "history",
+    "indicator_info",
+    "list_indicators",
+    "load_across_sessions",
+    "load_indicators",
+]
 
 LONG_COLUMNS = (
     "indicator_type",
@@ -75,7 +83,7 @@ def _pinned_columns(key: Key, generation: int) -> dict[str, Any]:
     indicator_type, indicator_id = key
     pinned: dict[str, Any] = {
         "indicator_id": partial(constant_text, indicator_id),
-        "generation": lambda rows: pd.Series(np.full(rows, generation, dtype="int64")),
+        "generation": lambda rows: pd.Series(pd.array(np.full(rows, generation, dtype="int64"), dtype="Int64")),
     }
     if indicator_type is not None:
         pinned["indicator_type"] = partial(constant_text, indicator_type)
@@ -89,9 +97,9 @@ def _empty_long() -> pd.DataFrame:
 
 
 def _utc_index(raw: pd.DataFrame) -> pd.DataFrame:
-    stamps = pd.to_datetime(raw.pop("timestamp"))
-    stamps = stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
-    raw.index = pd.DatetimeIndex(stamps.dt.as_unit("us"), name="timestamp")
+    index = pd.DatetimeIndex(raw.pop("timestamp"), name="timestamp")
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    raw.index = index.as_unit("us")
     return raw
 
 
@@ -125,13 +133,13 @@ def load_indicators(
     session_id, symbol = key_text("session_id", session_id), key_text("symbol", symbol)
     ids = _variant_list(variant_id)
     state = current_state(db, session_id, symbol, ids, variant_type=variant_type, as_of=as_of)
+    layered = any(len(commits) > 1 for commits in state.values())
     if not state:
         long = _empty_long()
     else:
         params: dict[str, Any] = {"s": session_id, "y": symbol}
         where = "session_id = :s AND symbol = :y AND " + saves_filter(state, params)
         where += time_range_filter(start, end, params)
-        layered = any(len(commits) > 1 for commits in state.values())
         single = (len(state) == 1 or shape == "long") and not layered
         order = "timestamp DESC" if (limit is not None and limit < 0 and single) else "timestamp"
         sql_limit = f" LIMIT {abs(limit)}" if limit is not None and single else ""
@@ -151,11 +159,19 @@ def load_indicators(
         if layered:
             raw = _latest_per_timestamp(raw.astype({"generation": "int64"}))
         if shape == "long":
-            for name, value in constants.items():
-                raw[name] = value(len(raw)).set_axis(raw.index)
-            raw = raw[list(LONG_COLUMNS)]
-        dtypes = {name: dtype for name, dtype in LONG_DTYPES.items() if name in raw.columns}
-        long = raw.astype(dtypes).sort_index(kind="stable")
+            columns = {
+                name: (constants[name](len(raw)) if name in constants else raw[name]).array
+                for name in LONG_COLUMNS
+            }
+            raw = pd.DataFrame(columns, index=raw.index, copy=False)
+        dtypes = {
+            name: dtype
+            for name, dtype in LONG_DTYPES.items()
+            if name in raw.columns and str(raw[name].dtype) != dtype
+        }
+        long = raw.astype(dtypes) if dtypes else raw
+        if not long.index.is_monotonic_increasing:
+            long = long.sort_index(kind="stable")
         if shape == "long" and limit is not None and not single:
             long = long.head(limit) if limit > 0 else long.tail(-limit)
     if shape == "long":
@@ -169,6 +185,9 @@ def load_indicators(
             "variant_type= to choose one, or use shape='long'"
         )
     columns = ids if ids is not None else sorted(stored_ids)
+    if len(state) == 1 and columns == stored_ids and (limit is None or not layered):
+        # One variant: LIMIT and order were applied by the server; the index is UTC microseconds.
+        return pd.DataFrame({stored_ids[0]: long["value"].to_numpy(dtype="float64")}, index=long.index)
     if len(state) == 1:
         wide = pd.DataFrame({stored_ids[0]: long["value"].to_numpy()}, index=long.index)
     else:
@@ -281,36 +300,112 @@ def indicator_info(
 
 
 def list_indicators(db: Database, session_id: str | None = None, symbol: str | None = None) -> pd.DataFrame:
-    """One row per stored variant: ids, current generation, commit time, rows, first/last timestamp."""
+    """One row per stored variant: ids, current generation, commit time, rows, first/last timestamp.
+
+    A state made of one save takes its figures from that save's commit marker (written with
+    the values, exact); only states of several saves (appends) are counted in the table.
+    """
     for column, value in (("session_id", session_id), ("symbol", symbol)):
         if value is not None:
             key_text(column, value)
-    saves = committed(db, session_id, symbol)
-    states: dict[tuple[str, str], dict[Key, list[Commit]]] = {}
+    saves = committed(db, session_id, symbol, details=True)
+    records, layered = [], {}
     for key, commits in saves.items():
-        states.setdefault((key[0], key[1]), {})[(key[2], key[3])] = live(commits)
-    stats = _state_stats(db, states)
-    records = []
-    for (sid, sym), state in states.items():
-        for (indicator_type, indicator_id), current in state.items():
-            rows, first, last = stats.get((sid, sym, indicator_type, indicator_id), (0, None, None))
-            records.append(
-                {
-                    "session_id": sid,
-                    "symbol": sym,
-                    "indicator_type": indicator_type,
-                    "indicator_id": indicator_id,
-                    "generation": current[-1].generation,
-                    "committed_at": current[-1].committed_at,
-                    "rows": rows,
-                    "first_timestamp": first,
-                    "last_timestamp": last,
-                }
-            )
+        current = live(commits)
+        details = json.loads(current[0].details) if len(current) == 1 and current[0].details else {}
+        record = {
+            "session_id": key[0],
+            "symbol": key[1],
+            "indicator_type": key[2],
+            "indicator_id": key[3],
+            "generation": current[-1].generation,
+            "committed_at": current[-1].written_at,
+            "rows": details.get("rows"),
+            "first_timestamp": details.get("first"),
+            "last_timestamp": details.get("last"),
+        }
+        if record["rows"] is None:
+            layered.setdefault((key[0], key[1]), {})[(key[2], key[3])] = current
+        records.append(record)
+    stats = _state_stats(db, layered)
+    for record in records:
+        if record["rows"] is None:
+            key = (record["session_id"], record["symbol"], record["indicator_type"], record["indicator_id"])
+            rows, first, last = stats.get(key, (0, None, None))
+            record.update(rows=rows, first_timestamp=first, last_timestamp=last)
     columns = ["session_id", "symbol", "indicator_type", "indicator_id", "generation", "committed_at", "rows",
                "first_timestamp", "last_timestamp"]
     listing = pd.DataFrame.from_records(records, columns=columns)
     listing["rows"] = listing["rows"].astype("int64")
-    for column in ("committed_at", "first_timestamp", "last_timestamp"):
-        listing[column] = pd.to_datetime(listing[column], utc=True)
+    listing["committed_at"] = pd.to_datetime(listing["committed_at"], unit="us", utc=True)
+    for column in ("first_timestamp", "last_timestamp"):
+        listing[column] = pd.to_datetime(listing[column], utc=True, format="mixed")
     return listing.sort_values(columns[:4], ignore_index=True)
+
+
+#: Saves per query in :func:`load_across_sessions` (keeps each statement a few kilobytes).
+_SAVES_PER_QUERY = 200
+
+
+def load_across_sessions(
+    db: Database,
+    symbol: str,
+    variant_id: str | Sequence[str],
+    session_ids: Sequence[str] | None = None,
+    *,
+    variant_type: str | None = None,
+    as_of: Any = None,
+    engine: str = "auto",
+) -> pd.DataFrame:
+    """Current (or ``as_of``) values of variants of one symbol in every session (see the Database method)."""
+    symbol = key_text("symbol", symbol)
+    ids = _variant_list(variant_id) or []
+    wanted = None if session_ids is None else {key_text("session_id", s) for s in session_ids}
+    saves = committed(db, None, symbol, ids, variant_type=variant_type, as_of=as_of)
+    states = {key: live(commits) for key, commits in saves.items() if wanted is None or key[0] in wanted}
+    pairs = [(key[0], key[3]) for key in states]
+    clashing = sorted({pair for pair in pairs if pairs.count(pair) > 1}) if len(set(pairs)) < len(pairs) else []
+    if clashing:
+        raise InvalidInputError(
+            f"{clashing[:3]} are stored under several variant types; pass variant_type= to choose one"
+        )
+    allowed = {(key[0], key[3], c.generation) for key, commits in states.items() for c in commits}
+    commits = sorted({(c.written_at, c.generation) for cs in states.values() for c in cs})
+    parts = []
+    for start in range(0, len(commits), _SAVES_PER_QUERY):
+        chunk = commits[start : start + _SAVES_PER_QUERY]
+        params: dict[str, Any] = {"y": symbol}
+        stamps = sorted({w for w, _ in chunk})
+        for i, stamp in enumerate(stamps):
+            params[f"w{i}"] = utc_text(pd.Timestamp(stamp, unit="us", tz="UTC"))
+        for i, (_, generation) in enumerate(chunk):
+            params[f"g{i}"] = generation
+        for i, indicator_id in enumerate(ids):
+            params[f"i{i}"] = indicator_id
+        where = (
+            f"symbol = :y AND written_at IN ({', '.join(f':w{i}' for i in range(len(stamps)))}) "
+            f"AND commit_mode IS NULL AND generation IN ({', '.join(f':g{i}' for i in range(len(chunk)))}) "
+            f"AND indicator_id IN ({', '.join(f':i{i}' for i in range(len(ids)))})"
+        )
+        if variant_type is not None:
+            params["t"] = variant_type
+            where += " AND indicator_type = :t"
+        query = f"SELECT session_id, timestamp, indicator_id, value, generation FROM indicators WHERE {where}"
+        parts.append(read_frame(db, query, params, resolve_engine(db, engine)))
+    columns = ["session_id", "timestamp", "indicator_id", "value", "generation"]
+    raw = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    raw = raw.astype({"session_id": "str", "indicator_id": "str", "value": "float64", "generation": "int64"})
+    keep = np.array(
+        [
+            (s, i, int(g)) in allowed
+            for s, i, g in zip(raw["session_id"], raw["indicator_id"], raw["generation"], strict=True)
+        ],
+        dtype=bool,
+    )
+    raw = _utc_index(raw[keep]).reset_index()
+    # Several saves of one key (appends): at each timestamp the latest save's value.
+    raw = raw.sort_values(["session_id", "indicator_id", "timestamp", "generation"], kind="stable")
+    raw = raw.drop_duplicates(["session_id", "indicator_id", "timestamp"], keep="last")
+    wide = raw.pivot(index=["session_id", "timestamp"], columns="indicator_id", values="value")
+    wide = wide.reindex(columns=ids).rename_axis(columns=None).astype("float64")
+    return wide.sort_index()

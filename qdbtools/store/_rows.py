@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from qdbtools.exceptions import InvalidInputError, MissingColumnsError
 from qdbtools.io.literals import key_text
 from qdbtools.io.writer import prepare_frame
 
-__all__ = ["ROW_COLUMNS", "SYMBOL_COLUMNS", "text_argument", "to_rows"]
+__all__ = ["ROW_COLUMNS", "SYMBOL_COLUMNS", "rows_from_columns", "text_argument", "to_rows"]
 
 SYMBOL_COLUMNS = ("session_id", "symbol", "indicator_type", "indicator_id", "scope", "user_id", "created_by")
 ROW_COLUMNS = (
@@ -161,6 +162,98 @@ def _wide_rows(
         }
     )
     return rows
+
+
+def _text_codes(name: str, items: Sequence[Any] | None, n: int, default: str | None) -> pd.Categorical:
+    """A per-row text column (None: ``default``) as a categorical, checked per distinct value."""
+    if items is None:
+        return _constant(default, n)
+    codes, uniques = pd.factorize(pd.Series(items, dtype="object"), use_na_sentinel=True)
+    for value in uniques:
+        if not isinstance(value, str):
+            raise InvalidInputError(f"{name} must be a string or None, got {type(value).__name__} {value!r}")
+    if default is not None and (codes < 0).any():
+        uniques = pd.Index([*uniques, default]) if default not in uniques else pd.Index(uniques)
+        codes = np.where(codes < 0, uniques.get_loc(default), codes)
+    return pd.Categorical.from_codes(codes, pd.Index(list(uniques), dtype="str"))
+
+
+def rows_from_columns(
+    *,
+    session_id: str,
+    symbol: str,
+    indicator_type: str,
+    indicator_id: str,
+    micros: np.ndarray,
+    values: np.ndarray,
+    confidence: np.ndarray,
+    names: Sequence[str | None] | None = None,
+    metadata: Sequence[str | None] | None = None,
+    scope: Sequence[str | None] | None = None,
+    user_id: Sequence[str | None] | None = None,
+    created_by: Sequence[str | None] | None = None,
+) -> pd.DataFrame:
+    """Rows of one variant key from column arrays, as :func:`to_rows` returns them.
+
+    For callers that hold values column by column (the persistence service): no per-row
+    pandas work. ``micros`` are UTC microseconds; NaN values are not stored; ``inf`` and two
+    different values at one timestamp are refused; text columns default to the variant id
+    (names) or NULL.
+    """
+    key_text("session_id", session_id), key_text("symbol", symbol)
+    text_argument("variant_type", indicator_type), text_argument("variant_id", indicator_id)
+    n = len(micros)
+    infinite = np.isinf(values)
+    if infinite.any():
+        position = int(np.flatnonzero(infinite)[0])
+        raise InvalidInputError(f"value {position} is inf; QuestDB cannot store infinity (NaN is not stored)")
+    columns: dict[str, Any] = {
+        "indicator_name": _text_codes("indicator_name", names, n, indicator_id),
+        "metadata": pd.Series(metadata if metadata is not None else [None] * n, dtype="object"),
+        "scope": _text_codes("scope", scope, n, None),
+        "user_id": _text_codes("user_id", user_id, n, None),
+        "created_by": _text_codes("created_by", created_by, n, None),
+    }
+    order = np.argsort(micros, kind="stable") if (np.diff(micros) < 0).any() else None
+    keep = ~np.isnan(values)
+    if order is not None:
+        keep = keep[order]
+    picks = (order if order is not None else np.arange(n))[keep]
+    stamps, kept_values, kept_confidence = micros[picks], values[picks], confidence[picks]
+    same_time = np.flatnonzero(stamps[1:] == stamps[:-1])
+    if len(same_time):
+        clash = (kept_values[same_time] != kept_values[same_time + 1]) | ~(
+            (kept_confidence[same_time] == kept_confidence[same_time + 1])
+            | (np.isnan(kept_confidence[same_time]) & np.isnan(kept_confidence[same_time + 1]))
+        )
+        if clash.any():
+            at = pd.Timestamp(int(stamps[same_time[int(np.flatnonzero(clash)[0])]]), unit="us", tz="UTC")
+            raise InvalidInputError(
+                f"two different values for {indicator_id!r} at {at}; one value per variant and timestamp. "
+                "Nothing was written"
+            )
+        first = np.ones(len(stamps), dtype=bool)
+        first[same_time + 1] = False  # an exact repeat of the value before it
+        picks, stamps = picks[first], stamps[first]
+        kept_values, kept_confidence = kept_values[first], kept_confidence[first]
+    m = len(picks)
+    ids = _constant(indicator_id, m)
+    return pd.DataFrame(
+        {
+            "timestamp": pd.DatetimeIndex(stamps.astype("datetime64[us]"), tz="UTC"),
+            "session_id": _constant(session_id, m),
+            "symbol": _constant(symbol, m),
+            "indicator_type": _constant(indicator_type, m),
+            "indicator_id": ids,
+            "indicator_name": columns["indicator_name"][picks],
+            "value": kept_values,
+            "confidence": kept_confidence,
+            "metadata": columns["metadata"].to_numpy()[picks],
+            "scope": columns["scope"][picks],
+            "user_id": columns["user_id"][picks],
+            "created_by": columns["created_by"][picks],
+        }
+    )
 
 
 def to_rows(

@@ -30,7 +30,7 @@ from qdbtools.store._rows import SYMBOL_COLUMNS, to_rows
 if TYPE_CHECKING:
     from qdbtools.database import Database
 
-__all__ = ["SAVE_REQUEST_ROWS", "SaveResult", "new_generation", "save_indicators"]
+__all__ = ["SAVE_REQUEST_ROWS", "SaveResult", "new_generation", "save_indicators", "save_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,28 @@ def save_indicators(
         user_id=user_id,
         created_by=created_by,
     )
+    return save_rows(
+        db, rows, session_id, symbol, mode, created_by=created_by, wait=wait, skip_unchanged=skip_unchanged,
+        started=started,
+    )
+
+
+def save_rows(
+    db: Database,
+    rows: pd.DataFrame,
+    session_id: str,
+    symbol: str,
+    mode: str,
+    *,
+    created_by: str | None = None,
+    wait: bool = False,
+    skip_unchanged: bool = False,
+    started: float | None = None,
+) -> SaveResult:
+    """Send rows shaped as :func:`~qdbtools.store.to_rows` returns them, with their commit markers."""
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    started = time.perf_counter() if started is None else started
     if rows.empty:
         return SaveResult(0, mode, seconds=time.perf_counter() - started)
     generation = new_generation()
