@@ -1,69 +1,83 @@
-"""Benchmark: the persistence service on QuestDB vs the legacy CSV files (the seed's Task 1 targets).
+"""Benchmark: the indicator store against the old CSV service and against the server's floor.
 
-Against a managed QuestDB, in one run: ``IndicatorPersistenceService.save_values`` of 10,000
-values (append and overwrite) and ``load_values`` of the same variant, once with
-``storage="questdb"`` and once with ``storage="csv"`` (the legacy per-variant CSV files), plus
-saves of 1,000 values to compare with the seed's "< 10 ms per 1000 records" goal and
-single-variant loads for its "< 50 ms query latency" goal (median, p50 and p99 over the runs).
-``df.qdb.save_indicators`` / ``db.load_indicators`` (no IndicatorValue objects) and a Parquet
-file of the same frame are measured beside them, and so is the database's floor: one visible
-ILP write of the same rows (no ledger, no atomic commit) into an empty copy of
-``indicators``. Times include read-your-writes: a QuestDB save returns when loads see the
-values. ArcticDB (LMDB, local) is the second outside reference; its release 6.28 requires
-pandas < 3, so it runs in its own environment (``make bench-env`` creates ``.venv-arcticdb``)
-through ``arcticdb_reference.py``.
+Against one managed QuestDB, in one run (the machine is noisy: read the ratios):
+
+1. **10k and 1k values**: the old CSV service (``legacy_csv_service.py``: one dict per value,
+   ``csv.DictWriter``, JSON metadata), ``IndicatorPersistenceService`` and
+   ``df.qdb.save_indicators`` / ``db.load_indicators``: saves (overwrite, append), loads, and
+   "save, then load" (what read-your-writes costs when a load follows at once). The **floor**
+   is one bare ``Sender.dataframe`` request of the very rows each save sends, into a copy of
+   ``indicators``, acknowledged by the server and not awaited (what any design must pay).
+2. **100 back-to-back overwrites** of one 10k-value variant: saves/s, the last saves against
+   the first, and the time until all are visible.
+3. **The plan's scale**: 1,000 sessions x 10 symbols x 5 indicators x 200 values (50,000
+   variants) in QuestDB and as a legacy CSV tree of 50,000 files: list everything, info for
+   every variant of one session, one variant of one symbol across all sessions, append 100
+   values to a variant holding 100k, bytes on disk.
+
+ArcticDB (LMDB) is an optional outside reference (``make bench-env``).
 
 Run from the repository root::
 
     python benchmarks/bench_persistence.py --repeat 20
 
-Prints a table and writes JSON (``--json``, default ``benchmarks/results/persistence.json``).
+Prints tables and writes JSON (``--json``, default ``benchmarks/results/persistence.json``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
+import os
 import platform
 import statistics
 import subprocess
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from legacy_csv_service import LegacyCsvService
+from questdb import Sender
 
 import qdbtools
-from qdbtools.io.writer import write_frame
-from qdbtools.service import IndicatorPersistenceService, IndicatorValue
-from qdbtools.store import SYMBOL_COLUMNS, to_rows
+from qdbtools.database import Database
+from qdbtools.service import IndicatorPersistenceService, IndicatorValue, values_to_rows
+from qdbtools.store import SYMBOL_COLUMNS, new_generation, to_rows
 
 DEFAULT_ARCTICDB_PYTHON = Path(".venv-arcticdb/bin/python")
+START = 1_709_251_200.0  # 2024-03-01T00:00:00Z
 
 
-def make_values(n: int, offset: float = 0.0) -> list[IndicatorValue]:
+def make_values(n: int, offset: float = 0.0, start: float = START) -> list[IndicatorValue]:
     return [
         IndicatorValue(
-            timestamp=1_709_251_200.0 + 60 * i,
-            value=50.0 + (i % 97) / 7 + offset,
-            confidence=0.9,
-            metadata={"period": 14},
+            timestamp=start + 60 * i, value=50.0 + (i % 97) / 7 + offset, confidence=0.9, metadata={"period": 14}
         )
         for i in range(n)
     ]
 
 
+def wide(n: int, columns: tuple[str, ...] = ("RSI_14",), start: float = START, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    index = pd.to_datetime(start + 60 * np.arange(n), unit="s", utc=True).as_unit("us")
+    return pd.DataFrame({c: 50 + 10 * rng.standard_normal(n) for c in columns}, index=index)
+
+
+#: The service's API is async: an application calls it from its one running event loop.
+LOOP = asyncio.new_event_loop()
+
+
 def timings(action: Any, repeat: int) -> list[float]:
     times = []
-    for _ in range(repeat):
+    for i in range(repeat):
         started = time.perf_counter()
-        outcome = action()
+        outcome = action(i)
         if asyncio.iscoroutine(outcome):
-            asyncio.run(outcome)
+            LOOP.run_until_complete(outcome)
         times.append(time.perf_counter() - started)
     return times
 
@@ -73,14 +87,172 @@ def percentile(times: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(storage: str, case: str, action: Any, repeat: int) -> dict[str, Any]:
+def measure(section: str, storage: str, case: str, action: Any, repeat: int) -> dict[str, Any]:
     times = timings(action, repeat)
     return {
+        "section": section,
         "storage": storage,
         "case": case,
         "median_seconds": statistics.median(times),
         "p99_seconds": percentile(times, 0.99),
+        "runs": repeat,
     }
+
+
+class Floor:
+    """One bare ``Sender.dataframe`` request into ``indicators_floor``, acknowledged, not awaited."""
+
+    def __init__(self, db: Database) -> None:
+        db.execute("CREATE TABLE IF NOT EXISTS indicators_floor (LIKE indicators)")
+        self.sender = Sender.from_conf(db.settings.ilp_conf + "auto_flush=off;")
+        self.sender.establish()
+
+    def request(self, rows: pd.DataFrame) -> None:
+        generation = new_generation()
+        frame = rows.assign(written_at=pd.Timestamp(generation // 1000, unit="us", tz="UTC"), generation=generation)
+        buffer = self.sender.new_buffer()
+        buffer.dataframe(frame, table_name="indicators_floor", symbols=list(SYMBOL_COLUMNS), at="written_at")
+        self.sender.flush(buffer)
+
+
+def run_sizes(db: Database, tmp: Path, repeat: int) -> list[dict[str, Any]]:
+    """Section 1: saves and loads of 10k and 1k values."""
+    floor = Floor(db)
+    legacy = LegacyCsvService(tmp / "legacy-small")
+    service = IndicatorPersistenceService(questdb_provider=db)
+    results = []
+    for n in (10_000, 1_000):
+        label = f"{n // 1000}k"
+        values = make_values(n)
+        frame = wide(n)
+        service_rows = values_to_rows(values, "bench", "S", "RSI_14", "general")
+        df_rows = to_rows(frame, session_id="bench", symbol="D")
+
+        def later(i: int, n: int = n) -> float:
+            return START + 60 * n * (i + 1)
+
+        cases = [
+            ("floor", f"request of the service's {label} rows", lambda i, r=service_rows: floor.request(r)),
+            ("floor", f"request of the df's {label} rows", lambda i, r=df_rows: floor.request(r)),
+            ("legacy csv", f"save {label} (overwrite)",
+             lambda i, v=values: legacy.save_values("bench", "S", "RSI_14", v, mode="overwrite")),
+            ("service", f"save {label} (overwrite)",
+             lambda i, v=values: service.save_values("bench", "S", "RSI_14", v, mode="overwrite")),
+            ("df", f"save {label} (overwrite)",
+             lambda i, f=frame: f.qdb.save_indicators(session_id="bench", symbol="D", mode="overwrite", db=db)),
+            ("legacy csv", f"load {label}", lambda i: legacy.load_values("bench", "S", "RSI_14")),
+            ("service", f"load {label}", lambda i: service.load_values("bench", "S", "RSI_14")),
+            ("df", f"load {label}", lambda i: db.load_indicators("bench", "D", "RSI_14")),
+            ("legacy csv", f"save {label} (append, new timestamps)",
+             lambda i, n=n: legacy.save_values("bench", "SA", "RSI_14", make_values(n, start=later(i)))),
+            ("service", f"save {label} (append, new timestamps)",
+             lambda i, n=n: service.save_values("bench", "SA", "RSI_14", make_values(n, start=later(i)))),
+            ("df", f"save {label} (append, new timestamps)",
+             lambda i, n=n: wide(n, start=later(i)).qdb.save_indicators(session_id="bench", symbol="DA", db=db)),
+            ("legacy csv", f"save {label}, then load", lambda i, v=values: (
+                legacy.save_values("bench", "S", "RSI_14", v, mode="overwrite"),
+                legacy.load_values("bench", "S", "RSI_14"))),
+            ("service", f"save {label}, then load", lambda i, v=values: _save_then_load(service, v)),
+            ("df", f"save {label}, then load", lambda i, f=frame: (
+                f.qdb.save_indicators(session_id="bench", symbol="D", mode="overwrite", db=db),
+                db.load_indicators("bench", "D", "RSI_14"))),
+        ]
+        results += [measure("sizes", storage, case, action, repeat) for storage, case, action in cases]
+    return results
+
+
+async def _save_then_load(service: IndicatorPersistenceService, values: list[IndicatorValue]) -> None:
+    await service.save_values("bench", "S", "RSI_14", values, mode="overwrite")
+    await service.load_values("bench", "S", "RSI_14")
+
+
+def run_overwrites(db: Database, count: int = 100) -> dict[str, Any]:
+    """Section 2: ``count`` back-to-back overwrites of one 10k-value variant."""
+    frames = [wide(10_000, seed=i) for i in range(count)]
+    times = []
+    started = time.perf_counter()
+    for frame in frames:
+        t0 = time.perf_counter()
+        frame.qdb.save_indicators(session_id="bench", symbol="OVERWRITES", mode="overwrite", db=db)
+        times.append(time.perf_counter() - t0)
+    returned = time.perf_counter() - started
+    db.wait_until_visible("indicators", timeout=600)
+    visible = time.perf_counter() - started
+    with Database(db.settings) as other:  # a reader that did not write: sees the last one
+        last = other.load_indicators("bench", "OVERWRITES", "RSI_14")
+    assert np.array_equal(last["RSI_14"].to_numpy(), frames[-1]["RSI_14"].to_numpy())
+    tenth = max(1, count // 10)
+    return {
+        "overwrites": count,
+        "saves_per_second": count / returned,
+        "first_p50_seconds": statistics.median(times[:tenth]),
+        "last_p50_seconds": statistics.median(times[-tenth:]),
+        "last_over_first": statistics.median(times[-tenth:]) / statistics.median(times[:tenth]),
+        "all_returned_seconds": returned,
+        "all_visible_seconds": visible,
+    }
+
+
+def _disk_bytes(path: Path) -> int:
+    return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file())
+
+
+def run_scale(db: Database, tmp: Path, sessions: int, repeat: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Section 3: the plan's scale, QuestDB against a legacy CSV tree of the same values."""
+    symbols = [f"SYM{j}" for j in range(10)]
+    indicators = ("RSI_14", "EMA_12", "SMA_20", "ATR_14", "MACD_12_26_9.macd")
+    session_ids = [f"scale_{i:04d}" for i in range(sessions)]
+    legacy = LegacyCsvService(tmp / "legacy-scale")
+    service = IndicatorPersistenceService(questdb_provider=db)
+    build: dict[str, Any] = {"variants": sessions * len(symbols) * len(indicators), "values_per_variant": 200}
+    started = time.perf_counter()
+    for i, session in enumerate(session_ids):
+        for j, symbol in enumerate(symbols):
+            wide(200, indicators, seed=i * 10 + j).qdb.save_indicators(
+                session_id=session, symbol=symbol, mode="overwrite", db=db
+            )
+    db.wait_until_visible("indicators", timeout=1200)
+    build["questdb_build_seconds"] = time.perf_counter() - started
+    started = time.perf_counter()
+    for i, session in enumerate(session_ids):
+        for j, symbol in enumerate(symbols):
+            frame = wide(200, indicators, seed=i * 10 + j)
+            for name in indicators:
+                values = [IndicatorValue(t.timestamp(), v) for t, v in zip(frame.index, frame[name], strict=True)]
+                legacy.save_values(session, symbol, name, values, mode="overwrite")
+    build["csv_build_seconds"] = time.perf_counter() - started
+    big = make_values(100_000)
+    legacy.save_values(session_ids[0], "BIG", "RSI_14", big, mode="overwrite")
+    LOOP.run_until_complete(service.save_values(session_ids[0], "BIG", "RSI_14", big, mode="overwrite"))
+    db.wait_until_visible("indicators")
+
+    def append_100(store: Any, i: int) -> Any:
+        more = make_values(100, start=START + 60 * (100_000 + 100 * i))
+        return store.save_values(session_ids[0], "BIG", "RSI_14", more)
+
+    one = session_ids[len(session_ids) // 2]
+    cases = [
+        ("legacy csv", "list everything stored (with row counts)", lambda i: legacy.list_variants()),
+        ("df", "list everything stored (with row counts)", lambda i: db.list_indicators()),
+        ("legacy csv", "info for every variant of one session (50 get_file_info)",
+         lambda i: [legacy.get_file_info(one, y, n) for y in symbols for n in indicators]),
+        ("df", "info for every variant of one session (one list_indicators)",
+         lambda i: db.list_indicators(session_id=one)),
+        ("legacy csv", "one variant of one symbol across all sessions",
+         lambda i: [legacy.load_values(s, "SYM3", "RSI_14") for s in session_ids]),
+        ("df", "one variant of one symbol across all sessions (load_across_sessions)",
+         lambda i: db.load_across_sessions("SYM3", "RSI_14")),
+        ("legacy csv", "append 100 values to a variant holding 100k", lambda i: append_100(legacy, i)),
+        ("service", "append 100 values to a variant holding 100k", lambda i: append_100(service, i)),
+    ]
+    results = [measure("scale", storage, case, action, repeat) for storage, case, action in cases]
+    across = db.load_across_sessions("SYM3", "RSI_14")
+    assert len(across) == 200 * sessions, len(across)
+    db.wait_until_visible("indicators")
+    ((disk,),) = db.fetch_rows("SELECT sum(diskSize) FROM table_partitions('indicators')")
+    build["questdb_indicators_bytes"] = int(disk)
+    build["csv_tree_bytes"] = _disk_bytes(tmp / "legacy-scale")
+    return results, build
 
 
 def arcticdb_reference(python: Path, frame: pd.DataFrame, tmp: Path, repeat: int) -> list[dict[str, Any]]:
@@ -93,96 +265,37 @@ def arcticdb_reference(python: Path, frame: pd.DataFrame, tmp: Path, repeat: int
     measured = json.loads(done.stdout)
     return [
         {
+            "section": "sizes",
             "storage": "arcticdb",
             "case": f"{case} 10k (LMDB, {measured['versions']['arcticdb']})",
             "median_seconds": statistics.median(measured[key]),
             "p99_seconds": percentile(measured[key], 0.99),
+            "runs": repeat,
         }
         for case, key in (("write", "write_seconds"), ("read", "read_seconds"))
     ]
 
 
-def run(repeat: int, arcticdb_python: Path | None) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    big, small = make_values(10_000), make_values(1_000)
-    with tempfile.TemporaryDirectory() as tmp, qdbtools.local_server(heap="1g") as db:
-        services = {
-            "questdb": IndicatorPersistenceService(questdb_provider=db),
-            "csv": IndicatorPersistenceService(base_data_dir=tmp, storage="csv"),
-        }
-        frame = pd.DataFrame(
-            {"RSI_14": [v.value for v in big]},
-            index=pd.to_datetime([v.timestamp for v in big], unit="s", utc=True),
-        )
-        parquet = Path(tmp) / "rsi.parquet"
-        # The database's floor for a save that returns when loads see it: one ILP request of the
-        # same rows into an empty copy of `indicators`, and the wait for the WAL apply; no ledger.
-        db.execute("CREATE TABLE indicators_floor (LIKE indicators)")
-        generations = itertools.count(1)
-
-        def floor_write(rows: pd.DataFrame) -> None:
-            part = rows.assign(generation=next(generations))
-            write_frame(db, part, "indicators_floor", at="timestamp", symbols=SYMBOL_COLUMNS)
-
-        rows_10k = to_rows(frame, session_id="bench", symbol="F")
-        extra = {
-            ("floor", "one visible write of 10k rows"): partial(floor_write, rows_10k),
-            ("floor", "one visible write of 1k rows"): partial(floor_write, rows_10k.iloc[:1000]),
-            ("questdb", "df.qdb.save_indicators 10k (overwrite)"): lambda: frame.qdb.save_indicators(
-                session_id="bench", symbol="Z", mode="overwrite", db=db
-            ),
-            ("questdb", "db.load_indicators 10k"): lambda: db.load_indicators("bench", "Z", "RSI_14"),
-            ("parquet", "to_parquet 10k"): lambda: frame.to_parquet(parquet),
-            ("parquet", "read_parquet 10k"): lambda: pd.read_parquet(parquet),
-        }
-        for (storage, case), action in extra.items():
-            results.append(measure(storage, case, action, repeat))
-        if arcticdb_python is not None:
-            results += arcticdb_reference(arcticdb_python, frame, Path(tmp), repeat)
-        for storage, service in services.items():
-            cases = {
-                "save 10k (overwrite)": lambda s=service: s.save_values(
-                    "bench", "X", "RSI_14", big, mode="overwrite"
-                ),
-                "save 10k (append, same values)": lambda s=service: s.save_values(
-                    "bench", "X", "RSI_14", big
-                ),
-                "load 10k": lambda s=service: s.load_values("bench", "X", "RSI_14"),
-                "save 1k (overwrite)": lambda s=service: s.save_values(
-                    "bench", "Y", "RSI_14", small, mode="overwrite"
-                ),
-                "load 1k": lambda s=service: s.load_values("bench", "Y", "RSI_14"),
-                "load last 100": lambda s=service: s.load_values("bench", "X", "RSI_14", limit=-100),
-            }
-            for case, action in cases.items():
-                results.append(measure(storage, case, action, repeat))
-    return results
-
-
-def print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'case':40} {'questdb p50':>11} {'p99':>7} {'csv p50':>8} {'p99':>7} {'csv/questdb':>11}")
-    for case in dict.fromkeys(r["case"] for r in results if r["storage"] == "csv"):
-        q = next(r for r in results if r["case"] == case and r["storage"] == "questdb")
-        c = next(r for r in results if r["case"] == case and r["storage"] == "csv")
-        print(
-            f"{case:40} {q['median_seconds'] * 1e3:11.1f} {q['p99_seconds'] * 1e3:7.1f} "
-            f"{c['median_seconds'] * 1e3:8.1f} {c['p99_seconds'] * 1e3:7.1f} "
-            f"{c['median_seconds'] / q['median_seconds']:10.2f}x"
-        )
-    print("\nwithout IndicatorValue objects (ms, p50 / p99):")
+def print_results(results: list[dict[str, Any]], overwrites: dict[str, Any], build: dict[str, Any]) -> None:
+    print(f"{'section':7} {'storage':10} {'case':66} {'p50 ms':>9} {'p99 ms':>9}")
     for r in results:
-        if r["storage"] in ("parquet", "floor", "arcticdb") or r["case"].startswith(("df.qdb", "db.load")):
-            print(
-                f"  {r['storage']:8} {r['case']:40} "
-                f"{r['median_seconds'] * 1e3:8.1f} {r['p99_seconds'] * 1e3:8.1f}"
-            )
+        print(
+            f"{r['section']:7} {r['storage']:10} {r['case']:66} "
+            f"{r['median_seconds'] * 1e3:9.2f} {r['p99_seconds'] * 1e3:9.2f}"
+        )
+    print("\n100 back-to-back overwrites of 10k values:")
+    for key, value in overwrites.items():
+        print(f"  {key:24} {value:.4g}")
+    print("\nthe plan's scale:")
+    for key, value in build.items():
+        print(f"  {key:28} {value:,.6g}" if isinstance(value, float) else f"  {key:28} {value:,}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--repeat", type=int, default=20, help="runs per case (default 20)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=20, help="runs per case in section 1 (default 20)")
+    parser.add_argument("--scale-repeat", type=int, default=5, help="runs per case in section 3 (default 5)")
+    parser.add_argument("--sessions", type=int, default=1000, help="sessions in section 3 (default 1000)")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/persistence.json"))
     parser.add_argument(
         "--arcticdb-python",
@@ -192,18 +305,29 @@ def main() -> None:
     )
     args = parser.parse_args()
     arcticdb_python = args.arcticdb_python if args.arcticdb_python.exists() else None
-    if arcticdb_python is None:
-        print(f"ArcticDB is not measured: {args.arcticdb_python} does not exist (run `make bench-env`)")
-    results = run(args.repeat, arcticdb_python)
-    print_table(results)
+    with tempfile.TemporaryDirectory() as name, qdbtools.local_server(heap="2g") as db:
+        tmp = Path(name)
+        # Warm the server's JIT up with the shapes measured below.
+        for i in range(30):
+            wide(10_000, seed=i).qdb.save_indicators(session_id="warmup", symbol="W", mode="overwrite", db=db)
+            db.load_indicators("warmup", "W")
+        results = run_sizes(db, tmp, args.repeat)
+        if arcticdb_python is not None:
+            results += arcticdb_reference(arcticdb_python, wide(10_000), tmp, args.repeat)
+        overwrites = run_overwrites(db)
+        scale, build = run_scale(db, tmp, args.sessions, args.scale_repeat)
+        results += scale
+    print_results(results, overwrites, build)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     meta = {
-        "command": f"python benchmarks/bench_persistence.py --repeat {args.repeat}",
+        "command": f"python benchmarks/bench_persistence.py --repeat {args.repeat} --sessions {args.sessions}",
         "python": platform.python_version(),
         "questdb_server": qdbtools.QUESTDB_VERSION,
+        "cpus": os.cpu_count(),
         "arcticdb_measured": arcticdb_python is not None,
     }
-    args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    payload = {"meta": meta, "results": results, "overwrites": overwrites, "scale": build}
+    args.json.write_text(json.dumps(payload, indent=2))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -70,10 +71,15 @@ def _symbol_column(column: pd.Series) -> pd.Categorical:
     return pd.Categorical(column.astype("str").where(column.notna(), None))
 
 
+@functools.lru_cache(maxsize=4096)
+def _one_category(value: str | None) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(pd.Index([] if value is None else [value], dtype="str"))
+
+
 def _constant(value: str | None, n: int) -> pd.Categorical:
     """``n`` times ``value`` (or NULL) as a one-category categorical."""
-    dtype = pd.CategoricalDtype(pd.Index([] if value is None else [value], dtype="str"))
-    return pd.Categorical.from_codes(np.full(n, -1 if value is None else 0, dtype="int8"), dtype=dtype)
+    codes = np.full(n, -1 if value is None else 0, dtype="int8")
+    return pd.Categorical.from_codes(codes, dtype=_one_category(value), validate=False)
 
 
 def _check_microseconds(stamps: pd.Series | pd.DatetimeIndex) -> None:
