@@ -55,7 +55,10 @@ START = 1_709_251_200.0  # 2024-03-01T00:00:00Z
 def make_values(n: int, offset: float = 0.0, start: float = START) -> list[IndicatorValue]:
     return [
         IndicatorValue(
-            timestamp=start + 60 * i, value=50.0 + (i % 97) / 7 + offset, confidence=0.9, metadata={"period": 14}
+            timestamp=start + 60 * i,
+            value=50.0 + (i % 97) / 7 + offset,
+            confidence=0.9,
+            metadata={"period": 14},
         )
         for i in range(n)
     ]
@@ -109,7 +112,9 @@ class Floor:
 
     def request(self, rows: pd.DataFrame) -> None:
         generation = new_generation()
-        frame = rows.assign(written_at=pd.Timestamp(generation // 1000, unit="us", tz="UTC"), generation=generation)
+        frame = rows.assign(
+            written_at=pd.Timestamp(generation // 1000, unit="us", tz="UTC"), generation=generation
+        )
         buffer = self.sender.new_buffer()
         buffer.dataframe(frame, table_name="indicators_floor", symbols=list(SYMBOL_COLUMNS), at="written_at")
         self.sender.flush(buffer)
@@ -134,28 +139,60 @@ def run_sizes(db: Database, tmp: Path, repeat: int) -> list[dict[str, Any]]:
         cases = [
             ("floor", f"request of the service's {label} rows", lambda i, r=service_rows: floor.request(r)),
             ("floor", f"request of the df's {label} rows", lambda i, r=df_rows: floor.request(r)),
-            ("legacy csv", f"save {label} (overwrite)",
-             lambda i, v=values: legacy.save_values("bench", "S", "RSI_14", v, mode="overwrite")),
-            ("service", f"save {label} (overwrite)",
-             lambda i, v=values: service.save_values("bench", "S", "RSI_14", v, mode="overwrite")),
-            ("df", f"save {label} (overwrite)",
-             lambda i, f=frame: f.qdb.save_indicators(session_id="bench", symbol="D", mode="overwrite", db=db)),
+            (
+                "legacy csv",
+                f"save {label} (overwrite)",
+                lambda i, v=values: legacy.save_values("bench", "S", "RSI_14", v, mode="overwrite"),
+            ),
+            (
+                "service",
+                f"save {label} (overwrite)",
+                lambda i, v=values: service.save_values("bench", "S", "RSI_14", v, mode="overwrite"),
+            ),
+            (
+                "df",
+                f"save {label} (overwrite)",
+                lambda i, f=frame: f.qdb.save_indicators(
+                    session_id="bench", symbol="D", mode="overwrite", db=db
+                ),
+            ),
             ("legacy csv", f"load {label}", lambda i: legacy.load_values("bench", "S", "RSI_14")),
             ("service", f"load {label}", lambda i: service.load_values("bench", "S", "RSI_14")),
             ("df", f"load {label}", lambda i: db.load_indicators("bench", "D", "RSI_14")),
-            ("legacy csv", f"save {label} (append, new timestamps)",
-             lambda i, n=n: legacy.save_values("bench", "SA", "RSI_14", make_values(n, start=later(i)))),
-            ("service", f"save {label} (append, new timestamps)",
-             lambda i, n=n: service.save_values("bench", "SA", "RSI_14", make_values(n, start=later(i)))),
-            ("df", f"save {label} (append, new timestamps)",
-             lambda i, n=n: wide(n, start=later(i)).qdb.save_indicators(session_id="bench", symbol="DA", db=db)),
-            ("legacy csv", f"save {label}, then load", lambda i, v=values: (
-                legacy.save_values("bench", "S", "RSI_14", v, mode="overwrite"),
-                legacy.load_values("bench", "S", "RSI_14"))),
+            (
+                "legacy csv",
+                f"save {label} (append, new timestamps)",
+                lambda i, n=n: legacy.save_values("bench", "SA", "RSI_14", make_values(n, start=later(i))),
+            ),
+            (
+                "service",
+                f"save {label} (append, new timestamps)",
+                lambda i, n=n: service.save_values("bench", "SA", "RSI_14", make_values(n, start=later(i))),
+            ),
+            (
+                "df",
+                f"save {label} (append, new timestamps)",
+                lambda i, n=n: wide(n, start=later(i)).qdb.save_indicators(
+                    session_id="bench", symbol="DA", db=db
+                ),
+            ),
+            (
+                "legacy csv",
+                f"save {label}, then load",
+                lambda i, v=values: (
+                    legacy.save_values("bench", "S", "RSI_14", v, mode="overwrite"),
+                    legacy.load_values("bench", "S", "RSI_14"),
+                ),
+            ),
             ("service", f"save {label}, then load", lambda i, v=values: _save_then_load(service, v)),
-            ("df", f"save {label}, then load", lambda i, f=frame: (
-                f.qdb.save_indicators(session_id="bench", symbol="D", mode="overwrite", db=db),
-                db.load_indicators("bench", "D", "RSI_14"))),
+            (
+                "df",
+                f"save {label}, then load",
+                lambda i, f=frame: (
+                    f.qdb.save_indicators(session_id="bench", symbol="D", mode="overwrite", db=db),
+                    db.load_indicators("bench", "D", "RSI_14"),
+                ),
+            ),
         ]
         results += [measure("sizes", storage, case, action, repeat) for storage, case, action in cases]
     return results
@@ -197,7 +234,9 @@ def _disk_bytes(path: Path) -> int:
     return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file())
 
 
-def run_scale(db: Database, tmp: Path, sessions: int, repeat: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def run_scale(
+    db: Database, tmp: Path, sessions: int, repeat: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Section 3: the plan's scale, QuestDB against a legacy CSV tree of the same values."""
     symbols = [f"SYM{j}" for j in range(10)]
     indicators = ("RSI_14", "EMA_12", "SMA_20", "ATR_14", "MACD_12_26_9.macd")
@@ -218,7 +257,9 @@ def run_scale(db: Database, tmp: Path, sessions: int, repeat: int) -> tuple[list
         for j, symbol in enumerate(symbols):
             frame = wide(200, indicators, seed=i * 10 + j)
             for name in indicators:
-                values = [IndicatorValue(t.timestamp(), v) for t, v in zip(frame.index, frame[name], strict=True)]
+                values = [
+                    IndicatorValue(t.timestamp(), v) for t, v in zip(frame.index, frame[name], strict=True)
+                ]
                 legacy.save_values(session, symbol, name, values, mode="overwrite")
     build["csv_build_seconds"] = time.perf_counter() - started
     big = make_values(100_000)
@@ -234,14 +275,26 @@ def run_scale(db: Database, tmp: Path, sessions: int, repeat: int) -> tuple[list
     cases = [
         ("legacy csv", "list everything stored (with row counts)", lambda i: legacy.list_variants()),
         ("df", "list everything stored (with row counts)", lambda i: db.list_indicators()),
-        ("legacy csv", "info for every variant of one session (50 get_file_info)",
-         lambda i: [legacy.get_file_info(one, y, n) for y in symbols for n in indicators]),
-        ("df", "info for every variant of one session (one list_indicators)",
-         lambda i: db.list_indicators(session_id=one)),
-        ("legacy csv", "one variant of one symbol across all sessions",
-         lambda i: [legacy.load_values(s, "SYM3", "RSI_14") for s in session_ids]),
-        ("df", "one variant of one symbol across all sessions (load_across_sessions)",
-         lambda i: db.load_across_sessions("SYM3", "RSI_14")),
+        (
+            "legacy csv",
+            "info for every variant of one session (50 get_file_info)",
+            lambda i: [legacy.get_file_info(one, y, n) for y in symbols for n in indicators],
+        ),
+        (
+            "df",
+            "info for every variant of one session (one list_indicators)",
+            lambda i: db.list_indicators(session_id=one),
+        ),
+        (
+            "legacy csv",
+            "one variant of one symbol across all sessions",
+            lambda i: [legacy.load_values(s, "SYM3", "RSI_14") for s in session_ids],
+        ),
+        (
+            "df",
+            "one variant of one symbol across all sessions (load_across_sessions)",
+            lambda i: db.load_across_sessions("SYM3", "RSI_14"),
+        ),
         ("legacy csv", "append 100 values to a variant holding 100k", lambda i: append_100(legacy, i)),
         ("service", "append 100 values to a variant holding 100k", lambda i: append_100(service, i)),
     ]
@@ -292,7 +345,9 @@ def print_results(results: list[dict[str, Any]], overwrites: dict[str, Any], bui
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=20, help="runs per case in section 1 (default 20)")
     parser.add_argument("--scale-repeat", type=int, default=5, help="runs per case in section 3 (default 5)")
     parser.add_argument("--sessions", type=int, default=1000, help="sessions in section 3 (default 1000)")
@@ -320,7 +375,9 @@ def main() -> None:
     print_results(results, overwrites, build)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     meta = {
-        "command": f"python benchmarks/bench_persistence.py --repeat {args.repeat} --sessions {args.sessions}",
+        "command": (
+            f"python benchmarks/bench_persistence.py --repeat {args.repeat} --sessions {args.sessions}"
+        ),
         "python": platform.python_version(),
         "questdb_server": qdbtools.QUESTDB_VERSION,
         "cpus": os.cpu_count(),

@@ -60,7 +60,12 @@ class LegacyCsvService:
             return len(indicator_values)
 
     def load_values(
-        self, session_id: str, symbol: str, variant_id: str, variant_type: str = "general", limit: int | None = None
+        self,
+        session_id: str,
+        symbol: str,
+        variant_id: str,
+        variant_type: str = "general",
+        limit: int | None = None,
     ) -> list[IndicatorValue]:
         with self._file_lock:
             path = self._get_csv_file_path(session_id, symbol, variant_type, variant_id)
@@ -88,7 +93,13 @@ class LegacyCsvService:
             return {"exists": False}
         with open(path, newline="") as handle:
             rows = sum(1 for _ in csv.reader(handle)) - 1
-        return {"exists": True, "path": str(path), "rows": rows, "size": path.stat().st_size, "storage": "csv"}
+        return {
+            "exists": True,
+            "path": str(path),
+            "rows": rows,
+            "size": path.stat().st_size,
+            "storage": "csv",
+        }
 
     def list_variants(self) -> list[dict[str, Any]]:
         """Every stored variant with its row count: walk the tree, count each file (what a listing costs)."""
@@ -96,6 +107,8 @@ class LegacyCsvService:
         for path in sorted(self.base_dir.glob("*/*/indicators/*.csv")):
             session_id, symbol = path.parts[-4], path.parts[-3]
             variant_type, _, variant_id = path.stem.partition("_")
-            listing.append(self.get_file_info(session_id, symbol, variant_id, variant_type) | {
-                "session_id": session_id, "symbol": symbol, "variant_id": variant_id})
+            listing.append(
+                self.get_file_info(session_id, symbol, variant_id, variant_type)
+                | {"session_id": session_id, "symbol": symbol, "variant_id": variant_id}
+            )
         return listing

@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -15,12 +16,12 @@ import psycopg2
 import sqlalchemy as sa
 
 from qdbtools.config import Settings
-from qdbtools.exceptions import DatabaseUnavailableError, InvalidInputError, QueryError
+from qdbtools.exceptions import InvalidInputError, QueryError
 from qdbtools.io.engines import export_parquet
 from qdbtools.io.errors import sql_errors, unavailable
-from qdbtools.io.literals import render_params
 from qdbtools.io.market import aggregate_ohlcv, read_ohlcv, read_ticks
-from qdbtools.io.visibility import wait_until_visible
+from qdbtools.io.plain import PlainQueries
+from qdbtools.io.visibility import UnappliedWrites, wait_until_visible
 from qdbtools.io.writer import DEFAULT_CHUNK_ROWS, write_frame, write_ticks
 
 if TYPE_CHECKING:
@@ -60,9 +61,8 @@ class Database:
         self._sender_instance: Any = None
         self._sender_lock = threading.Lock()
         self._lock = threading.Lock()
-        self._raw = threading.local()
-        self._unapplied: dict[str, int] = {}  # table -> writes noted (a version counter)
-        self._unapplied_lock = threading.Lock()
+        self._plain = PlainQueries(settings, partial(self._new_pg_connection, plain=True))
+        self._unapplied = UnappliedWrites()
 
     # -- connections --------------------------------------------------------------------
 
@@ -131,63 +131,28 @@ class Database:
                 sender.close(flush=False)
 
     def fetch_rows(self, query: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run one small read query and return its rows as tuples (no DataFrame, no pool).
+        """Run one small read query and return its rows as tuples (see :mod:`qdbtools.io.plain`)."""
+        return self._plain.run(query, params)[1]
 
-        The store's metadata queries go through here: one plain psycopg2 connection per thread
-        answers in about a tenth of a millisecond on loopback, where a pooled SQLAlchemy round
-        trip with a DataFrame costs over one. Values are rendered as literals by
-        :func:`qdbtools.io.literals.render_params` (the same rules as the Parquet reader).
-        """
-        return self._raw_query(query, params)[1]
-
-    def _raw_frame(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        columns, rows = self._raw_query(query, params)
+    def _plain_frame(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        columns, rows = self._plain.run(query, params)
         return pd.DataFrame(rows, columns=columns)
-
-    def _raw_query(
-        self, query: str, params: Mapping[str, Any] | None
-    ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        sql = render_params(query, params or {})
-        conn = getattr(self._raw, "conn", None)
-        try:
-            with sql_errors(self.settings, query):
-                if conn is None:
-                    conn = self._new_pg_connection(plain=True)
-                    self._raw.conn = conn
-                with conn.cursor() as cursor:
-                    cursor.execute(sql)
-                    return [d[0] for d in cursor.description or ()], cursor.fetchall()
-        except DatabaseUnavailableError:
-            self._raw.conn = None
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
-            raise
 
     # -- read-your-writes ---------------------------------------------------------------
 
     def note_unapplied(self, table: str) -> None:
         """Record that this database committed rows to ``table`` that may not be applied yet."""
-        with self._unapplied_lock:
-            self._unapplied[table] = self._unapplied.get(table, 0) + 1
+        self._unapplied.note(table)
 
     def wait_for_own_writes(self, tables: Iterable[str], *, timeout: float = 60.0) -> None:
         """Wait until this database's own acknowledged writes to ``tables`` are visible.
 
         Costs nothing (no query) when this database has written nothing unapplied to them.
         """
-        with self._unapplied_lock:
-            noted = {t: self._unapplied[t] for t in tables if t in self._unapplied}
+        noted = self._unapplied.pending(tables)
         if noted:
-            wait_until_visible(self._raw_frame, sorted(noted), timeout=timeout)
-            self._forget_applied(noted)
-
-    def _forget_applied(self, noted: Mapping[str, int]) -> None:
-        # A write noted while we waited is not covered by the wait: keep it.
-        with self._unapplied_lock:
-            for table, version in noted.items():
-                if self._unapplied.get(table) == version:
-                    del self._unapplied[table]
+            wait_until_visible(self._plain_frame, sorted(noted), timeout=timeout)
+            self._unapplied.forget(noted)
 
     def close(self) -> None:
         """Dispose of pooled connections (the server, if managed, is not stopped)."""
@@ -195,10 +160,7 @@ class Database:
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
-        conn, self._raw.conn = getattr(self._raw, "conn", None), None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+        self._plain.close()
         with self._sender_lock:
             self._drop_sender()
 
@@ -278,10 +240,9 @@ class Database:
             The commits were not applied within ``timeout`` seconds.
         """
         names = [tables] if isinstance(tables, str) else list(tables)
-        with self._unapplied_lock:
-            noted = {t: self._unapplied[t] for t in names if t in self._unapplied}
-        wait_until_visible(self._raw_frame, names, timeout=timeout)
-        self._forget_applied(noted)
+        noted = self._unapplied.pending(names)
+        wait_until_visible(self._plain_frame, names, timeout=timeout)
+        self._unapplied.forget(noted)
 
     # -- market data --------------------------------------------------------------------
 

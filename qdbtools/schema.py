@@ -287,17 +287,34 @@ GENERATION_KEYS = ("timestamp", "session_id", "symbol", "indicator_type", "indic
 INDICATOR_KEYS = ("written_at", *GENERATION_KEYS, "commit_mode")
 
 INDICATOR_COLUMNS = (
-    "written_at", "timestamp", "session_id", "symbol", "indicator_type", "indicator_id", "generation",
-    "commit_mode", "indicator_name", "value", "confidence", "metadata", "scope", "user_id", "created_by",
+    "written_at",
+    "timestamp",
+    "session_id",
+    "symbol",
+    "indicator_type",
+    "indicator_id",
+    "generation",
+    "commit_mode",
+    "indicator_name",
+    "value",
+    "confidence",
+    "metadata",
+    "scope",
+    "user_id",
+    "created_by",
 )
 
-INDICATORS_BY_COMMIT_DDL = """
+INDICATORS_BY_COMMIT_DDL = (
+    """
 CREATE TABLE "{name}" (
     written_at TIMESTAMP, timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, indicator_type SYMBOL,
     indicator_id SYMBOL, generation LONG, commit_mode SYMBOL INDEX, indicator_name VARCHAR, value DOUBLE,
     confidence DOUBLE, metadata VARCHAR, scope SYMBOL, user_id SYMBOL, created_by SYMBOL
 ) TIMESTAMP(written_at) PARTITION BY DAY WAL
-DEDUP UPSERT KEYS(""" + ", ".join(INDICATOR_KEYS) + ")"
+DEDUP UPSERT KEYS("""
+    + ", ".join(INDICATOR_KEYS)
+    + ")"
+)
 
 _SAVE_TIME = "cast(cast(coalesce(generation, 0) / 1000 AS LONG) AS TIMESTAMP)"
 
@@ -340,7 +357,8 @@ def relayout_indicators(db: Database) -> None:
         db.execute(f'DROP TABLE "{staging}"')
         raise WriteError(
             f"indicators changed while it was rebuilt ({copied} rows copied, {values} values and "
-            f"{markers} commit markers expected); nothing was changed. Run migrate again with no saves running"
+            f"{markers} commit markers expected); nothing was changed. Run migrate again with no "
+            "saves running"
         )
     db.execute(f'RENAME TABLE "indicators" TO "{retired}"')
     db.execute(f'RENAME TABLE "{staging}" TO "indicators"')

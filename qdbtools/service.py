@@ -89,7 +89,8 @@ def _metadata_texts(items: Sequence[dict[str, Any]]) -> list[str | None]:
                     text = by_repr[key] = json.dumps(metadata, sort_keys=True, allow_nan=False)
                 except (TypeError, ValueError) as exc:
                     raise InvalidInputError(
-                        f"indicator_values[{position}].metadata is not JSON-serializable ({exc}): {metadata!r}"
+                        f"indicator_values[{position}].metadata is not JSON-serializable ({exc}): "
+                        f"{metadata!r}"
                     ) from exc
             by_identity[id(metadata)] = text
         texts.append(text)
@@ -105,7 +106,9 @@ def _floats(items: Sequence[Any], field_name: str) -> np.ndarray:
             try:
                 float(x)
             except (TypeError, ValueError):
-                raise InvalidInputError(f"indicator_values[{position}].{field_name} is {x!r}, not a number") from None
+                raise InvalidInputError(
+                    f"indicator_values[{position}].{field_name} is {x!r}, not a number"
+                ) from None
         raise
 
 
@@ -117,9 +120,9 @@ def values_to_rows(
     values: Sequence[IndicatorValue], session_id: str, symbol: str, variant_id: str, variant_type: str
 ) -> pd.DataFrame:
     """Column-wise conversion of ``IndicatorValue`` objects into ``indicators`` rows."""
-    if not {type(v) for v in values} <= {IndicatorValue}:
-        if not all(isinstance(v, IndicatorValue) for v in values):
-            raise InvalidInputError("indicator_values must be a list of IndicatorValue")
+    exact = {type(v) for v in values} <= {IndicatorValue}
+    if not exact and not all(isinstance(v, IndicatorValue) for v in values):
+        raise InvalidInputError("indicator_values must be a list of IndicatorValue")
     if not values:
         columns: list[Sequence[Any]] = [()] * len(_FIELDS)
     else:
@@ -146,12 +149,27 @@ def values_to_rows(
 
 
 def values_to_frame(
-    values: Sequence[IndicatorValue], variant_id: str, variant_type: str, *, session_id: str = "", symbol: str = ""
+    values: Sequence[IndicatorValue],
+    variant_id: str,
+    variant_type: str,
+    *,
+    session_id: str = "",
+    symbol: str = "",
 ) -> pd.DataFrame:
     """``IndicatorValue`` objects as a long frame (the legacy CSV layout's columns)."""
     rows = values_to_rows(values, session_id, symbol, variant_id, variant_type)
-    columns = ["timestamp", "indicator_id", "indicator_type", "value", "confidence", "indicator_name",
-               "metadata", "scope", "user_id", "created_by"]
+    columns = [
+        "timestamp",
+        "indicator_id",
+        "indicator_type",
+        "value",
+        "confidence",
+        "indicator_name",
+        "metadata",
+        "scope",
+        "user_id",
+        "created_by",
+    ]
     texts = {c: rows[c].astype("str") for c in columns if isinstance(rows[c].dtype, pd.CategoricalDtype)}
     return rows[columns].assign(**texts)
 

@@ -136,7 +136,7 @@ def test_migrate_creates_every_table_on_an_empty_database(empty_db):
         assert tables.loc[name, "designatedTimestamp"] == next(iter(expected["columns"])), name
     assert applied_versions(empty_db) == [m.version for m in MIGRATIONS]
     assert "indicator_generations" not in empty_db.tables()  # folded into commit markers (009)
-    indexed = empty_db.sql('SELECT "column" FROM table_columns(\'indicators\') WHERE indexed')
+    indexed = empty_db.sql("SELECT \"column\" FROM table_columns('indicators') WHERE indexed")
     assert indexed["column"].tolist() == ["commit_mode"]
     view = empty_db.sql("SELECT * FROM indicators_current")
     assert view.empty and view.columns.tolist() == CURRENT_VIEW_COLUMNS
@@ -201,10 +201,20 @@ def test_pre_005_indicators_table_is_upgraded_in_place(empty_db):
         "WHERE commit_mode IS NOT NULL ORDER BY session_id"
     )
     assert markers.to_dict("records") == [
-        {"session_id": "s1", "symbol": "BTC_USDT", "indicator_id": "RSI_14", "generation": 0,
-         "commit_mode": "overwrite"},
-        {"session_id": "s2", "symbol": "ETH_USDT", "indicator_id": "EMA_12", "generation": 0,
-         "commit_mode": "overwrite"},
+        {
+            "session_id": "s1",
+            "symbol": "BTC_USDT",
+            "indicator_id": "RSI_14",
+            "generation": 0,
+            "commit_mode": "overwrite",
+        },
+        {
+            "session_id": "s2",
+            "symbol": "ETH_USDT",
+            "indicator_id": "EMA_12",
+            "generation": 0,
+            "commit_mode": "overwrite",
+        },
     ]
     current = empty_db.sql("SELECT timestamp, session_id, value FROM indicators_current ORDER BY timestamp")
     assert current["value"].tolist() == before["value"].tolist()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -109,9 +108,7 @@ def test_overwrite_replaces_the_whole_set_and_keeps_history(qdb, unique_id):
     assert len(back["EMA_12"].dropna()) == 500  # other variants are untouched
     history = qdb.indicator_history(unique_id, "X", "RSI_14")
     assert history["mode"].tolist() == ["overwrite", "overwrite"]
-    earlier = qdb.load_indicators(
-        unique_id, "X", "RSI_14", as_of=history["committed_at"].iloc[0]
-    )
+    earlier = qdb.load_indicators(unique_id, "X", "RSI_14", as_of=history["committed_at"].iloc[0])
     pd.testing.assert_frame_equal(earlier, old[["RSI_14"]], check_freq=False)
 
 
@@ -119,7 +116,8 @@ def test_limit_start_end_and_variant_types(qdb, unique_id):
     frame = values()
     qdb.save_indicators(frame, unique_id, "X", variant_type="momentum")
     qdb.save_indicators(frame * 0 + 1, unique_id, "X", variant_type="general")
-    with pytest.raises(InvalidInputError, match=r"several variant types \(general, momentum\); pass variant_type="):
+    clash = r"several variant types \(general, momentum\); pass variant_type="
+    with pytest.raises(InvalidInputError, match=clash):
         qdb.load_indicators(unique_id, "X", "RSI_14")
     momentum = qdb.load_indicators(unique_id, "X", "RSI_14", variant_type="momentum", limit=-5)
     np.testing.assert_array_equal(momentum["RSI_14"].to_numpy(), frame["RSI_14"].iloc[-5:].to_numpy())

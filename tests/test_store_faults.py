@@ -68,8 +68,13 @@ def backlog(db: Database, txns: int = 1, rows: int = 30_000, days: int = 300) ->
         }
     )
     for generation in range(txns):
-        db.write_frame(frame.assign(generation=generation + 1), "indicators", at="written_at",
-                       symbols=SYMBOL_COLUMNS, wait=False)
+        db.write_frame(
+            frame.assign(generation=generation + 1),
+            "indicators",
+            at="written_at",
+            symbols=SYMBOL_COLUMNS,
+            wait=False,
+        )
 
 
 def lag(db: Database) -> int:
@@ -109,7 +114,9 @@ def test_a_reader_in_another_process_sees_the_old_set_while_applies_lag(qdb_serv
     db.save_indicators(constant(1), "s", "X", mode="overwrite", wait=True)
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(server.ports.http), str(server.ports.pg), "s", "4"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert reader.stdout.readline().strip() == "ready"
@@ -157,7 +164,8 @@ CLIENT = textwrap.dedent(
     from qdbtools.config import Settings
     from qdbtools.database import Database
 
-    http, pg, session_id, rows, value = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+    http, pg, session_id = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    rows, value = int(sys.argv[4]), float(sys.argv[5])
     index = pd.date_range("2024-03-01", periods=rows, freq="1s", tz="UTC", name="timestamp")
     frame = pd.DataFrame({"RSI_14": np.full(rows, value)}, index=index)
     with Database(Settings(http_port=http, pg_port=pg)) as db:
@@ -173,9 +181,18 @@ CLIENT = textwrap.dedent(
 def _client(qdb: Database, session_id: str, rows: int, value: float) -> subprocess.Popen:
     settings = qdb.settings
     return subprocess.Popen(
-        [sys.executable, "-c", CLIENT, str(settings.http_port), str(settings.pg_port), session_id,
-         str(rows), str(value)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            CLIENT,
+            str(settings.http_port),
+            str(settings.pg_port),
+            session_id,
+            str(rows),
+            str(value),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -251,6 +268,26 @@ def test_a_server_killed_mid_request_leaves_the_old_set(qdb_server_factory):
         restarted.stop()
 
 
+def test_a_server_stopped_before_the_request_fails_the_save_and_keeps_the_old_set(qdb_server_factory):
+    from qdbtools.exceptions import DatabaseUnavailableError
+
+    server = qdb_server_factory()
+    old = constant(1, 100)
+    with Database(server.settings) as db:
+        db.migrate()
+        db.save_indicators(old, "s", "X", mode="overwrite", wait=True)
+        os.kill(server.pid, signal.SIGKILL)
+        server.stop()
+        with pytest.raises(DatabaseUnavailableError, match="cannot reach QuestDB"):
+            db.save_indicators(constant(2, 100), "s", "X", mode="overwrite")
+    restarted = LocalServer(server.root, ports=server.ports, heap="384m").start()
+    try:
+        with Database(restarted.settings) as again:
+            pd.testing.assert_frame_equal(again.load_indicators("s", "X"), old, check_freq=False)
+    finally:
+        restarted.stop()
+
+
 def test_a_save_split_into_requests_that_fails_midway_leaves_an_invisible_orphan(qdb, unique_id, monkeypatch):
     import qdbtools.io.writer as writer
     import qdbtools.store._saves as saves
@@ -282,7 +319,9 @@ def test_a_save_split_into_requests_that_fails_midway_leaves_an_invisible_orphan
 # -- two processes ----------------------------------------------------------------------------------
 
 
-def _overwriter(settings: Settings, session_id: str, base: int, rounds: int, done: list | None = None) -> None:
+def _overwriter(
+    settings: Settings, session_id: str, base: int, rounds: int, done: list | None = None
+) -> None:
     with Database(settings) as db:
         for r in range(rounds):
             db.save_indicators(constant(base + r), session_id, "X", mode="overwrite")
@@ -310,7 +349,9 @@ def test_an_append_racing_overwrites_never_brings_back_a_superseded_set(qdb, uni
                 assert set_label(back) == f"v{100 + r}", f"round {r}: {set_label(back)}"
                 with Database(qdb.settings) as other:
                     elsewhere = other.load_indicators(unique_id, "X", end="2024-03-02T00:00:00Z")
-                assert set_label(elsewhere) == f"v{100 + r}", f"round {r}, other process: {set_label(elsewhere)}"
+                assert set_label(elsewhere) == f"v{100 + r}", (
+                    f"round {r}, other process: {set_label(elsewhere)}"
+                )
     finally:
         stop.set()
         appender.join(timeout=60)
@@ -320,7 +361,9 @@ def test_an_append_racing_overwrites_never_brings_back_a_superseded_set(qdb, uni
 
 def test_two_processes_overwriting_one_key_20_times_always_leave_one_complete_set(qdb, unique_id):
     ctx = multiprocessing.get_context("spawn")
-    writers = [ctx.Process(target=_overwriter, args=(qdb.settings, unique_id, base, 20)) for base in (1000, 2000)]
+    writers = [
+        ctx.Process(target=_overwriter, args=(qdb.settings, unique_id, base, 20)) for base in (1000, 2000)
+    ]
     for process in writers:
         process.start()
     seen = []

@@ -95,8 +95,14 @@ def _orphan(db: Database, session_id: str, value: float, n: int) -> None:
     """Value rows of a save whose commit marker never arrived (a crash between requests)."""
     rows = series(n, value).reset_index()
     rows = rows.melt(id_vars="timestamp", var_name="indicator_id", value_name="value").assign(
-        session_id=session_id, symbol="X", indicator_type="general", scope=None, user_id=None,
-        created_by=None, generation=42, written_at=pd.Timestamp.now(tz="UTC"),
+        session_id=session_id,
+        symbol="X",
+        indicator_type="general",
+        scope=None,
+        user_id=None,
+        created_by=None,
+        generation=42,
+        written_at=pd.Timestamp.now(tz="UTC"),
     )
     db.write_frame(rows, "indicators", at="written_at", symbols=SYMBOL_COLUMNS, wait=True)
 
@@ -110,7 +116,10 @@ def test_indicators_current_shows_plain_sql_users_only_current_values(qdb, uniqu
     qdb.wait_until_visible("indicators")
     settings = qdb.settings
     conn = psycopg2.connect(
-        host=settings.host, port=settings.pg_port, user=settings.username, password=settings.password,
+        host=settings.host,
+        port=settings.pg_port,
+        user=settings.username,
+        password=settings.password,
         dbname=settings.database,
     )
     try:
@@ -132,9 +141,11 @@ def test_indicators_current_shows_plain_sql_users_only_current_values(qdb, uniqu
     assert (total, low, high) == (530, 1.0, 50.0)  # no superseded rows, no orphan (-999)
     loaded = qdb.load_indicators(unique_id, "X", "RSI_14")
     assert loaded["RSI_14"].tolist() == [v for _, v in rows]
-    raw = int(qdb.sql(
-        "SELECT count() FROM indicators WHERE session_id = :s AND commit_mode IS NULL", {"s": unique_id}
-    ).iat[0, 0])
+    raw = int(
+        qdb.sql(
+            "SELECT count() FROM indicators WHERE session_id = :s AND commit_mode IS NULL", {"s": unique_id}
+        ).iat[0, 0]
+    )
     assert raw == 6 * 500 + 10 + 500 + 20  # the history table keeps every save and the orphan
 
 

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -10,7 +11,7 @@ import pandas as pd
 
 from qdbtools.exceptions import TableSuspendedError, VisibilityError
 
-__all__ = ["wait_until_visible"]
+__all__ = ["UnappliedWrites", "wait_until_visible"]
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +76,30 @@ def wait_until_visible(
             )
         time.sleep(pause)
         pause = min(pause * 2, poll)
+
+
+class UnappliedWrites:
+    """The tables a writer committed rows to that it has not yet seen applied (read-your-writes).
+
+    Each note bumps a table's version; :meth:`forget` drops a table only if no write was
+    noted after the versions it was given (a write during a wait is not covered by it).
+    """
+
+    def __init__(self) -> None:
+        self._versions: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def note(self, table: str) -> None:
+        with self._lock:
+            self._versions[table] = self._versions.get(table, 0) + 1
+
+    def pending(self, tables: Iterable[str]) -> dict[str, int]:
+        """The versions of those of ``tables`` that have unapplied writes."""
+        with self._lock:
+            return {t: self._versions[t] for t in tables if t in self._versions}
+
+    def forget(self, noted: dict[str, int]) -> None:
+        with self._lock:
+            for table, version in noted.items():
+                if self._versions.get(table) == version:
+                    del self._versions[table]

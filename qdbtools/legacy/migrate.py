@@ -109,7 +109,12 @@ def ticks_checksum(frame: pd.DataFrame) -> str:
 def _committed_checksum(db: Database, legacy: LegacyFile) -> str | None:
     """The checksum recorded by the variant's last save, if that save was an overwrite."""
     saves = committed(
-        db, legacy.session_id, legacy.symbol, [legacy.variant_id], variant_type=legacy.variant_type, details=True
+        db,
+        legacy.session_id,
+        legacy.symbol,
+        [legacy.variant_id],
+        variant_type=legacy.variant_type,
+        details=True,
     )
     commits = next(iter(saves.values()), [])
     if not commits or commits[-1].mode != "overwrite":

@@ -83,7 +83,9 @@ def _pinned_columns(key: Key, generation: int) -> dict[str, Any]:
     indicator_type, indicator_id = key
     pinned: dict[str, Any] = {
         "indicator_id": partial(constant_text, indicator_id),
-        "generation": lambda rows: pd.Series(pd.array(np.full(rows, generation, dtype="int64"), dtype="Int64")),
+        "generation": lambda rows: pd.Series(
+            pd.array(np.full(rows, generation, dtype="int64"), dtype="Int64")
+        ),
     }
     if indicator_type is not None:
         pinned["indicator_type"] = partial(constant_text, indicator_type)
@@ -204,7 +206,12 @@ def history(
 ) -> pd.DataFrame:
     """Every committed save of one variant, oldest first (committed_at, generation, mode, rows ...)."""
     saves = committed(
-        db, session_id, symbol, [text_argument("variant_id", variant_id)], variant_type=variant_type, details=True
+        db,
+        session_id,
+        symbol,
+        [text_argument("variant_id", variant_id)],
+        variant_type=variant_type,
+        details=True,
     )
     records = [
         {
@@ -221,8 +228,17 @@ def history(
         for key, commits in saves.items()
         for commit in commits
     ]
-    columns = ["committed_at", "indicator_type", "generation", "mode", "rows", "first_ts", "last_ts",
-               "checksum", "created_by"]
+    columns = [
+        "committed_at",
+        "indicator_type",
+        "generation",
+        "mode",
+        "rows",
+        "first_ts",
+        "last_ts",
+        "checksum",
+        "created_by",
+    ]
     frame = pd.DataFrame.from_records(records, columns=columns)
     for column in ("first_ts", "last_ts"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -254,7 +270,9 @@ def indicator_info(
     db: Database, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
 ) -> dict[str, Any]:
     """What is stored for one variant (see :meth:`qdbtools.Database.indicator_info`)."""
-    saves = committed(db, session_id, symbol, [text_argument("variant_id", variant_id)], variant_type=variant_type)
+    saves = committed(
+        db, session_id, symbol, [text_argument("variant_id", variant_id)], variant_type=variant_type
+    )
     info: dict[str, Any] = {
         "exists": False,
         "rows": 0,
@@ -291,7 +309,9 @@ def indicator_info(
         "SELECT sum(diskSize), sum(numRows) FROM table_partitions('indicators')"
     )
     info["table_disk_bytes"] = int(table_bytes or 0)
-    info["size_bytes_estimate"] = round(info["rows"] * info["table_disk_bytes"] / table_rows) if table_rows else 0
+    info["size_bytes_estimate"] = (
+        round(info["rows"] * info["table_disk_bytes"] / table_rows) if table_rows else 0
+    )
     info["size_note"] = (
         "table_disk_bytes is measured (table_partitions('indicators')); size_bytes_estimate is this "
         "variant's share of it by row count - QuestDB does not report disk use per variant"
@@ -332,19 +352,30 @@ def list_indicators(db: Database, session_id: str | None = None, symbol: str | N
         if record["rows"] is None:
             key = (record["session_id"], record["symbol"], record["indicator_type"], record["indicator_id"])
             rows, first, last = stats.get(key, (0, None, None))
+            first, last = (None if t is None else utc_text(pd.Timestamp(t, tz="UTC")) for t in (first, last))
             record.update(rows=rows, first_timestamp=first, last_timestamp=last)
-    columns = ["session_id", "symbol", "indicator_type", "indicator_id", "generation", "committed_at", "rows",
-               "first_timestamp", "last_timestamp"]
-    listing = pd.DataFrame.from_records(records, columns=columns)
-    listing["rows"] = listing["rows"].astype("int64")
-    listing["committed_at"] = pd.to_datetime(listing["committed_at"], unit="us", utc=True)
+    records.sort(key=lambda r: (r["session_id"], r["symbol"], r["indicator_type"] or "", r["indicator_id"]))
+    listing = pd.DataFrame(
+        {
+            "session_id": [r["session_id"] for r in records],
+            "symbol": [r["symbol"] for r in records],
+            "indicator_type": [r["indicator_type"] for r in records],
+            "indicator_id": [r["indicator_id"] for r in records],
+            "generation": np.array([r["generation"] for r in records], dtype="int64"),
+            "committed_at": pd.DatetimeIndex(
+                np.array([r["committed_at"] for r in records], dtype="datetime64[us]"), tz="UTC"
+            ),
+            "rows": np.array([r["rows"] for r in records], dtype="int64"),
+        }
+    )
     for column in ("first_timestamp", "last_timestamp"):
-        listing[column] = pd.to_datetime(listing[column], utc=True, format="mixed")
-    return listing.sort_values(columns[:4], ignore_index=True)
+        stamps = pd.to_datetime([r[column] for r in records], utc=True, format="ISO8601")
+        listing[column] = pd.DatetimeIndex(stamps).as_unit("us")
+    return listing
 
 
 #: Saves per query in :func:`load_across_sessions` (keeps each statement a few kilobytes).
-_SAVES_PER_QUERY = 200
+_SAVES_PER_QUERY = 400
 
 
 def load_across_sessions(
@@ -364,20 +395,24 @@ def load_across_sessions(
     saves = committed(db, None, symbol, ids, variant_type=variant_type, as_of=as_of)
     states = {key: live(commits) for key, commits in saves.items() if wanted is None or key[0] in wanted}
     pairs = [(key[0], key[3]) for key in states]
-    clashing = sorted({pair for pair in pairs if pairs.count(pair) > 1}) if len(set(pairs)) < len(pairs) else []
+    clashing = (
+        sorted({pair for pair in pairs if pairs.count(pair) > 1}) if len(set(pairs)) < len(pairs) else []
+    )
     if clashing:
         raise InvalidInputError(
             f"{clashing[:3]} are stored under several variant types; pass variant_type= to choose one"
         )
-    allowed = {(key[0], key[3], c.generation) for key, commits in states.items() for c in commits}
+    allowed = {(key[3], c.generation) for key, commits in states.items() for c in commits}
+    session_of = {c.generation: key[0] for key, commits in states.items() for c in commits}
     commits = sorted({(c.written_at, c.generation) for cs in states.values() for c in cs})
+    fetched = "timestamp, value, generation" + (", indicator_id" if len(ids) > 1 else "")
     parts = []
     for start in range(0, len(commits), _SAVES_PER_QUERY):
         chunk = commits[start : start + _SAVES_PER_QUERY]
         params: dict[str, Any] = {"y": symbol}
         stamps = sorted({w for w, _ in chunk})
-        for i, stamp in enumerate(stamps):
-            params[f"w{i}"] = utc_text(pd.Timestamp(stamp, unit="us", tz="UTC"))
+        texts = np.datetime_as_string(np.array(stamps, dtype="datetime64[us]"), unit="us")
+        params.update({f"w{i}": f"{text}Z" for i, text in enumerate(texts)})
         for i, (_, generation) in enumerate(chunk):
             params[f"g{i}"] = generation
         for i, indicator_id in enumerate(ids):
@@ -390,22 +425,26 @@ def load_across_sessions(
         if variant_type is not None:
             params["t"] = variant_type
             where += " AND indicator_type = :t"
-        query = f"SELECT session_id, timestamp, indicator_id, value, generation FROM indicators WHERE {where}"
-        parts.append(read_frame(db, query, params, resolve_engine(db, engine)))
-    columns = ["session_id", "timestamp", "indicator_id", "value", "generation"]
-    raw = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    raw = raw.astype({"session_id": "str", "indicator_id": "str", "value": "float64", "generation": "int64"})
-    keep = np.array(
-        [
-            (s, i, int(g)) in allowed
-            for s, i, g in zip(raw["session_id"], raw["indicator_id"], raw["generation"], strict=True)
-        ],
-        dtype=bool,
-    )
-    raw = _utc_index(raw[keep]).reset_index()
-    # Several saves of one key (appends): at each timestamp the latest save's value.
-    raw = raw.sort_values(["session_id", "indicator_id", "timestamp", "generation"], kind="stable")
-    raw = raw.drop_duplicates(["session_id", "indicator_id", "timestamp"], keep="last")
+        parts.append(
+            read_frame(
+                db, f"SELECT {fetched} FROM indicators WHERE {where}", params, resolve_engine(db, engine)
+            )
+        )
+    empty = pd.DataFrame({"timestamp": pd.Series(dtype="datetime64[us, UTC]"), "value": [], "generation": []})
+    raw = pd.concat(parts, ignore_index=True) if parts else empty
+    raw = raw.astype({"value": "float64", "generation": "int64"})
+    if len(ids) == 1:
+        raw["indicator_id"] = ids[0]
+    else:  # a save of several variants shares one generation: keep each variant's own saves
+        allowed_rows = pd.DataFrame(sorted(allowed), columns=["indicator_id", "generation"])
+        raw = raw.astype({"indicator_id": "str"}).merge(allowed_rows.astype({"indicator_id": "str"}))
+    # A generation belongs to one save, and a save to one session: no session ids to export.
+    raw["session_id"] = raw["generation"].map(session_of)
+    raw = _utc_index(raw).reset_index()
+    if any(len(commits) > 1 for commits in states.values()):
+        # Several saves of one key (appends): at each timestamp the latest save's value.
+        raw = raw.sort_values(["session_id", "indicator_id", "timestamp", "generation"], kind="stable")
+        raw = raw.drop_duplicates(["session_id", "indicator_id", "timestamp"], keep="last")
     wide = raw.pivot(index=["session_id", "timestamp"], columns="indicator_id", values="value")
     wide = wide.reindex(columns=ids).rename_axis(columns=None).astype("float64")
     return wide.sort_index()

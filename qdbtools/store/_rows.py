@@ -87,11 +87,12 @@ def _check_microseconds(stamps: pd.Series | pd.DatetimeIndex) -> None:
     unit = np.datetime_data(stamps.dtype.base if hasattr(stamps.dtype, "base") else stamps.dtype)[0]
     if unit != "ns":
         return
-    nanos = (stamps.array.asi8 if isinstance(stamps, pd.Series) else stamps.asi8) % 1000
+    nanos_all = stamps.array.asi8 if isinstance(stamps, pd.Series) else stamps.asi8
+    nanos = nanos_all % 1000
     if nanos.any():
         position = int(np.flatnonzero(nanos)[0])
         raise InvalidInputError(
-            f"timestamp at row {position} ({stamps[position] if isinstance(stamps, pd.DatetimeIndex) else stamps.iloc[position]}) "
+            f"timestamp at row {position} ({pd.Timestamp(int(nanos_all[position]), unit='ns', tz='UTC')}) "
             "has nanoseconds; QuestDB stores microseconds. Round the timestamps first, e.g. "
             "frame.index = frame.index.floor('us')"
         )
@@ -144,7 +145,8 @@ def _wide_rows(
     if infinite.any():
         position = int(np.flatnonzero(infinite)[0])
         raise InvalidInputError(
-            f"value holds inf for {ids[position // len(index)]!r} at {pd.Timestamp(stamps[position % len(index)], unit='us', tz='UTC')}; "
+            f"value holds inf for {ids[position // len(index)]!r} at "
+            f"{pd.Timestamp(stamps[position % len(index)], unit='us', tz='UTC')}; "
             "QuestDB cannot store infinity: replace it (NaN values are not stored)"
         )
     keep = ~np.isnan(values)
@@ -290,7 +292,12 @@ def to_rows(
         text_argument(name, value, allow_none=True)
     long = "indicator_id" in frame.columns and "value" in frame.columns
     if not long and isinstance(frame.index, pd.DatetimeIndex) and frame.index.is_unique:
-        defaults = {"indicator_type": variant_type, "scope": scope, "user_id": user_id, "created_by": created_by}
+        defaults = {
+            "indicator_type": variant_type,
+            "scope": scope,
+            "user_id": user_id,
+            "created_by": created_by,
+        }
         return _wide_rows(frame, session_id, symbol, defaults)
     presorted = False
     if long:

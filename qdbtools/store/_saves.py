@@ -94,15 +94,24 @@ def _key_blocks(rows: pd.DataFrame) -> dict[Key, slice]:
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(rows)]
     return {
-        (None if types.codes[start] < 0 else types.categories[types.codes[start]], ids.categories[ids.codes[start]]):
-        slice(int(start), int(end))
+        (
+            None if types.codes[start] < 0 else types.categories[types.codes[start]],
+            ids.categories[ids.codes[start]],
+        ): slice(int(start), int(end))
         for start, end in zip(starts, ends, strict=True)
     }
 
 
 def _marker(
-    key: Key, rows: pd.DataFrame, session_id: str, symbol: str, mode: str, checksum: str,
-    generation: int, written_at: dt.datetime, created_by: str | None,
+    key: Key,
+    rows: pd.DataFrame,
+    session_id: str,
+    symbol: str,
+    mode: str,
+    checksum: str,
+    generation: int,
+    written_at: dt.datetime,
+    created_by: str | None,
 ) -> dict[str, Any]:
     """``Buffer.row`` arguments of one key's commit marker."""
     stamps = rows["timestamp"]
@@ -150,9 +159,9 @@ def _unchanged(
     same = set()
     for (_, _, indicator_type, indicator_id), commits in saves.items():
         key, last = (indicator_type, indicator_id), commits[-1]
-        if key in checksums and last.detail("checksum") == checksums[key]:
-            if mode == "append" or last.mode == "overwrite":
-                same.add(key)
+        same_values = key in checksums and last.detail("checksum") == checksums[key]
+        if same_values and (mode == "append" or last.mode == "overwrite"):
+            same.add(key)
     return same
 
 
@@ -184,7 +193,14 @@ def save_indicators(
         created_by=created_by,
     )
     return save_rows(
-        db, rows, session_id, symbol, mode, created_by=created_by, wait=wait, skip_unchanged=skip_unchanged,
+        db,
+        rows,
+        session_id,
+        symbol,
+        mode,
+        created_by=created_by,
+        wait=wait,
+        skip_unchanged=skip_unchanged,
         started=started,
     )
 
@@ -212,7 +228,12 @@ def save_rows(
     blocks = _key_blocks(rows)
     checksums = {
         key: values_checksum(
-            session_id, symbol, key[0], key[1], rows["timestamp"].iloc[block], rows["value"].iloc[block],
+            session_id,
+            symbol,
+            key[0],
+            key[1],
+            rows["timestamp"].iloc[block],
+            rows["value"].iloc[block],
             rows["confidence"].iloc[block],
         )
         for key, block in blocks.items()
@@ -231,8 +252,17 @@ def save_rows(
     for key, block in blocks.items():
         part = rows.iloc[block]
         markers.append(
-            _marker(key, part, session_id, symbol, mode, checksums[key], generation,
-                    written_at.to_pydatetime(), created_by)
+            _marker(
+                key,
+                part,
+                session_id,
+                symbol,
+                mode,
+                checksums[key],
+                generation,
+                written_at.to_pydatetime(),
+                created_by,
+            )
         )
     rows["written_at"] = written_at
     rows["generation"] = generation
@@ -258,7 +288,11 @@ def save_rows(
     )
     log.info(
         "saved %d indicator values of %d variants (%s) for %r/%r",
-        len(rows), len(blocks), mode, session_id, symbol,
+        len(rows),
+        len(blocks),
+        mode,
+        session_id,
+        symbol,
         extra={"session_id": session_id, "symbol": symbol, "rows": len(rows), "mode": mode},
     )
     return result
