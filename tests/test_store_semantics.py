@@ -181,3 +181,20 @@ def test_one_variant_of_one_symbol_across_sessions_in_one_call(qdb, unique_id):
     some = qdb.load_across_sessions("XSYM", "RSI_14", sessions[3:])
     assert sorted(set(some.index.get_level_values(0))) == sessions[3:]
     assert qdb.load_across_sessions("XSYM", "NOT_STORED", sessions).empty
+    one = qdb.load_across_sessions("XSYM", "RSI_14")["RSI_14"]
+    assert one.loc[sessions[0]].iloc[:15].eq(0.0).all() and one.loc[sessions[0]].iloc[15:].eq(42.0).all()
+    assert one.loc[sessions[1]].eq(7.0).all()
+
+
+def test_many_sessions_are_read_with_one_range_scan_and_exact_results(qdb, unique_id):
+    sessions = [f"{unique_id}_{i:03d}" for i in range(70)]  # more than one query's point lookups
+    for i, session in enumerate(sessions):
+        qdb.save_indicators(series(3, float(i)), session, "MANY", mode="overwrite")
+        if i % 10 == 0:  # history that the range scan meets and must drop
+            qdb.save_indicators(series(3, float(i)), session, "MANY", mode="overwrite")
+    qdb.save_indicators(series(3, -5.0), f"{unique_id}_other", "ELSEWHERE", mode="overwrite")
+    loaded = qdb.load_across_sessions("MANY", "RSI_14")
+    loaded = loaded[loaded.index.get_level_values(0).str.startswith(unique_id)]
+    assert len(loaded) == 70 * 3
+    for i, session in enumerate(sessions):
+        assert loaded.loc[session, "RSI_14"].tolist() == [float(i)] * 3

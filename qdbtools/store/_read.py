@@ -374,8 +374,9 @@ def list_indicators(db: Database, session_id: str | None = None, symbol: str | N
     return listing
 
 
-#: Saves per query in :func:`load_across_sessions` (keeps each statement a few kilobytes).
-_SAVES_PER_QUERY = 400
+#: Above this many saves, :func:`load_across_sessions` scans their commit-time range once
+#: instead of looking each save up (measured: 1,000 saves, 137 ms against 3 x 110 ms).
+_SAVES_FOR_A_RANGE_SCAN = 64
 
 
 def load_across_sessions(
@@ -403,46 +404,78 @@ def load_across_sessions(
             f"{clashing[:3]} are stored under several variant types; pass variant_type= to choose one"
         )
     allowed = {(key[3], c.generation) for key, commits in states.items() for c in commits}
-    session_of = {c.generation: key[0] for key, commits in states.items() for c in commits}
+    names = sorted({key[0] for key in states})
+    code_of = {name: i for i, name in enumerate(names)}
+    # A generation belongs to one save, and a save to one session: no session ids to export.
+    session_code = {c.generation: code_of[key[0]] for key, commits in states.items() for c in commits}
     commits = sorted({(c.written_at, c.generation) for cs in states.values() for c in cs})
+    if not commits:
+        index = pd.MultiIndex.from_arrays(
+            [pd.Index([], dtype="str"), pd.DatetimeIndex([], tz="UTC").as_unit("us")],
+            names=["session_id", "timestamp"],
+        )
+        return pd.DataFrame({i: pd.Series(dtype="float64") for i in ids}, index=index)
     fetched = "timestamp, value, generation" + (", indicator_id" if len(ids) > 1 else "")
+    params: dict[str, Any] = {"y": symbol}
+    for i, indicator_id in enumerate(ids):
+        params[f"i{i}"] = indicator_id
+    where = (
+        "symbol = :y AND commit_mode IS NULL "
+        f"AND indicator_id IN ({', '.join(f':i{i}' for i in range(len(ids)))})"
+    )
+    if variant_type is not None:
+        params["t"] = variant_type
+        where += " AND indicator_type = :t"
     parts = []
-    for start in range(0, len(commits), _SAVES_PER_QUERY):
-        chunk = commits[start : start + _SAVES_PER_QUERY]
-        params: dict[str, Any] = {"y": symbol}
-        stamps = sorted({w for w, _ in chunk})
+    if len(commits) > _SAVES_FOR_A_RANGE_SCAN:
+        # Many saves: one scan of the commit-time range that holds them all (the server's
+        # compiled filter is faster than hundreds of point lookups); other saves' rows in that
+        # range are dropped below by generation.
+        params["lo"], params["hi"] = (
+            utc_text(pd.Timestamp(commits[i][0], unit="us", tz="UTC")) for i in (0, -1)
+        )
+        query = f"SELECT {fetched} FROM indicators WHERE written_at BETWEEN :lo AND :hi AND {where}"
+        parts.append(read_frame(db, query, params, resolve_engine(db, engine)))
+    else:
+        stamps = sorted({w for w, _ in commits})
         texts = np.datetime_as_string(np.array(stamps, dtype="datetime64[us]"), unit="us")
         params.update({f"w{i}": f"{text}Z" for i, text in enumerate(texts)})
-        for i, (_, generation) in enumerate(chunk):
-            params[f"g{i}"] = generation
-        for i, indicator_id in enumerate(ids):
-            params[f"i{i}"] = indicator_id
-        where = (
-            f"symbol = :y AND written_at IN ({', '.join(f':w{i}' for i in range(len(stamps)))}) "
-            f"AND commit_mode IS NULL AND generation IN ({', '.join(f':g{i}' for i in range(len(chunk)))}) "
-            f"AND indicator_id IN ({', '.join(f':i{i}' for i in range(len(ids)))})"
-        )
-        if variant_type is not None:
-            params["t"] = variant_type
-            where += " AND indicator_type = :t"
-        parts.append(
-            read_frame(
-                db, f"SELECT {fetched} FROM indicators WHERE {where}", params, resolve_engine(db, engine)
-            )
-        )
-    empty = pd.DataFrame({"timestamp": pd.Series(dtype="datetime64[us, UTC]"), "value": [], "generation": []})
-    raw = pd.concat(parts, ignore_index=True) if parts else empty
-    raw = raw.astype({"value": "float64", "generation": "int64"})
-    if len(ids) == 1:
-        raw["indicator_id"] = ids[0]
-    else:  # a save of several variants shares one generation: keep each variant's own saves
+        written = ", ".join(f":w{i}" for i in range(len(stamps)))
+        query = f"SELECT {fetched} FROM indicators WHERE written_at IN ({written}) AND {where}"
+        parts.append(read_frame(db, query, params, resolve_engine(db, engine)))
+    raw = _utc_index(pd.concat(parts, ignore_index=True).astype({"value": "float64", "generation": "int64"}))
+    if len(ids) > 1:  # a save of several variants shares one generation: keep each variant's own saves
         allowed_rows = pd.DataFrame(sorted(allowed), columns=["indicator_id", "generation"])
-        raw = raw.astype({"indicator_id": "str"}).merge(allowed_rows.astype({"indicator_id": "str"}))
-    # A generation belongs to one save, and a save to one session: no session ids to export.
-    raw["session_id"] = raw["generation"].map(session_of)
-    raw = _utc_index(raw).reset_index()
-    if any(len(commits) > 1 for commits in states.values()):
-        # Several saves of one key (appends): at each timestamp the latest save's value.
+        raw = (
+            raw.astype({"indicator_id": "str"})
+            .reset_index()
+            .merge(allowed_rows.astype({"indicator_id": "str"}))
+        )
+        raw = raw.set_index("timestamp")
+    generations = np.array(sorted(session_code), dtype="int64")
+    codes_of_generation = np.array([session_code[g] for g in generations], dtype="int64")
+    found = np.searchsorted(generations, raw["generation"].to_numpy())
+    found = np.minimum(found, len(generations) - 1)
+    keep = generations[found] == raw["generation"].to_numpy()  # rows of other saves in a scanned range
+    raw, sessions = raw[keep], codes_of_generation[found[keep]]
+    stamps = raw.index.asi8
+    layered = any(len(commits) > 1 for commits in states.values())
+    if len(ids) == 1:  # one column: sort once instead of pivoting
+        order = np.lexsort((raw["generation"].to_numpy(), stamps, sessions))
+        if layered:  # several saves of one key (appends): at each timestamp the latest save's value
+            last = np.r_[
+                (sessions[order][1:] != sessions[order][:-1]) | (stamps[order][1:] != stamps[order][:-1]),
+                True,
+            ]
+            order = order[last]
+        index = pd.MultiIndex.from_arrays(
+            [pd.Categorical.from_codes(sessions[order], pd.Index(names, dtype="str")), raw.index[order]],
+            names=["session_id", "timestamp"],
+        )
+        return pd.DataFrame({ids[0]: raw["value"].to_numpy(dtype="float64")[order]}, index=index)
+    raw = raw.reset_index()
+    raw["session_id"] = pd.Categorical.from_codes(sessions, pd.Index(names, dtype="str")).astype("str")
+    if layered:
         raw = raw.sort_values(["session_id", "indicator_id", "timestamp", "generation"], kind="stable")
         raw = raw.drop_duplicates(["session_id", "indicator_id", "timestamp"], keep="last")
     wide = raw.pivot(index=["session_id", "timestamp"], columns="indicator_id", values="value")
