@@ -262,7 +262,16 @@ def test_prune_keeps_current_and_requested_history(qdb, unique_id):
     assert qdb.prune(unique_id).rows_removed == 0
 
 
-HOSTILE = ["x'; DROP TABLE indicators; --", "100%", "a_b", "q\"uote's", "zażółć 🚀", "", "C:\\path\\RSI", "tab\tnew\nline"]
+HOSTILE = [
+    "x'; DROP TABLE indicators; --",
+    "100%",
+    "a_b",
+    "q\"uote's",
+    "zażółć 🚀",
+    "",
+    "C:\\path\\RSI",
+    "tab\tnew\nline",
+]
 
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=range(len(HOSTILE)))

@@ -8,6 +8,7 @@ belongs to a save that does not count yet: readers see the previous state, compl
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -395,10 +396,8 @@ def load_across_sessions(
     wanted = None if session_ids is None else {key_text("session_id", s) for s in session_ids}
     saves = committed(db, None, symbol, ids, variant_type=variant_type, as_of=as_of)
     states = {key: live(commits) for key, commits in saves.items() if wanted is None or key[0] in wanted}
-    pairs = [(key[0], key[3]) for key in states]
-    clashing = (
-        sorted({pair for pair in pairs if pairs.count(pair) > 1}) if len(set(pairs)) < len(pairs) else []
-    )
+    pairs = Counter((key[0], key[3]) for key in states)
+    clashing = sorted(pair for pair, count in pairs.items() if count > 1)
     if clashing:
         raise InvalidInputError(
             f"{clashing[:3]} are stored under several variant types; pass variant_type= to choose one"

@@ -180,8 +180,6 @@ def save_indicators(
     skip_unchanged: bool = False,
 ) -> SaveResult:
     """Store indicator values (see :meth:`qdbtools.Database.save_indicators`)."""
-    if mode not in MODES:
-        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     started = time.perf_counter()
     rows = to_rows(
         frame,
