@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from qdbtools.io.literals import to_utc_timestamp, utc_text
@@ -24,7 +25,7 @@ from qdbtools.io.literals import to_utc_timestamp, utc_text
 if TYPE_CHECKING:
     from qdbtools.database import Database
 
-__all__ = ["Commit", "FullKey", "Key", "committed", "key_generation_filter", "live", "saves_filter"]
+__all__ = ["Commit", "FullKey", "Key", "committed", "in_list", "live", "saves_filter", "written_at_in"]
 
 Key = tuple[str | None, str]  # (indicator_type, indicator_id) within one session and symbol
 FullKey = tuple[str, str, str | None, str]  # (session_id, symbol, indicator_type, indicator_id)
@@ -49,7 +50,8 @@ class Commit:
         return json.loads(self.details).get(name) if self.details else None
 
 
-def _in_list(column: str, values: Sequence[Any], prefix: str, params: dict[str, Any]) -> str:
+def in_list(column: str, values: Sequence[Any], prefix: str, params: dict[str, Any]) -> str:
+    """``column IN (:prefix0, :prefix1, ...)``, filling ``params``."""
     names = []
     for i, value in enumerate(values):
         params[f"{prefix}{i}"] = value
@@ -82,7 +84,7 @@ def committed(
     if variant_ids is not None:
         if not variant_ids:
             return {}
-        where.append(_in_list("indicator_id", list(variant_ids), "v", params))
+        where.append(in_list("indicator_id", list(variant_ids), "v", params))
     if as_of is not None:
         params["as_of"] = utc_text(to_utc_timestamp(as_of, "as_of"))
         where.append("written_at <= :as_of")
@@ -109,21 +111,27 @@ def live(commits: Sequence[Commit]) -> list[Commit]:
     return list(commits)
 
 
-def key_generation_filter(
-    keys: Iterable[tuple[str | None, str, Sequence[int]]], params: dict[str, Any], prefix: str = ""
+def _key_generation_filter(
+    keys: Iterable[tuple[str | None, str, Sequence[int]]], params: dict[str, Any]
 ) -> str:
     """``((indicator_type = .. AND indicator_id = .. AND generation IN (..)) OR ...)``."""
     terms = []
     for i, (indicator_type, indicator_id, generations) in enumerate(keys):
-        params[f"{prefix}i{i}"] = indicator_id
+        params[f"i{i}"] = indicator_id
         if indicator_type is None:
             type_term = "indicator_type IS NULL"
         else:
-            params[f"{prefix}t{i}"] = indicator_type
-            type_term = f"indicator_type = :{prefix}t{i}"
-        gens = _in_list("generation", list(generations), f"{prefix}g{i}_", params)
-        terms.append(f"({type_term} AND indicator_id = :{prefix}i{i} AND {gens})")
+            params[f"t{i}"] = indicator_type
+            type_term = f"indicator_type = :t{i}"
+        gens = in_list("generation", list(generations), f"g{i}_", params)
+        terms.append(f"({type_term} AND indicator_id = :i{i} AND {gens})")
     return "(" + " OR ".join(terms) + ")"
+
+
+def written_at_in(stamps: Sequence[int], params: dict[str, Any]) -> str:
+    """``written_at IN (...)`` for save times in UTC microseconds: the server goes straight to them."""
+    texts = np.datetime_as_string(np.array(stamps, dtype="datetime64[us]"), unit="us")
+    return in_list("written_at", [f"{text}Z" for text in texts], "w", params)
 
 
 def saves_filter(state: dict[Key, list[Commit]], params: dict[str, Any]) -> str:
@@ -133,8 +141,7 @@ def saves_filter(state: dict[Key, list[Commit]], params: dict[str, Any]) -> str:
     timestamp); the key and generation terms keep other saves made in the same microsecond out.
     """
     stamps = sorted({c.written_at for commits in state.values() for c in commits})
-    for i, stamp in enumerate(stamps):
-        params[f"w{i}"] = utc_text(pd.Timestamp(stamp, unit="us", tz="UTC"))
-    written = ", ".join(f":w{i}" for i in range(len(stamps)))
     keys = ((t, i, [c.generation for c in commits]) for (t, i), commits in state.items())
-    return f"written_at IN ({written}) AND commit_mode IS NULL AND " + key_generation_filter(keys, params)
+    return f"{written_at_in(stamps, params)} AND commit_mode IS NULL AND " + _key_generation_filter(
+        keys, params
+    )

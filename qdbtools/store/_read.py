@@ -20,7 +20,7 @@ from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.engines import read_frame, resolve_engine
 from qdbtools.io.literals import key_text, time_range_filter, utc_text
 from qdbtools.io.market import constant_text
-from qdbtools.store._commits import Commit, Key, committed, live, saves_filter
+from qdbtools.store._commits import Commit, Key, committed, in_list, live, saves_filter, written_at_in
 from qdbtools.store._rows import text_argument
 
 if TYPE_CHECKING:
@@ -416,16 +416,10 @@ def load_across_sessions(
         return pd.DataFrame({i: pd.Series(dtype="float64") for i in ids}, index=index)
     fetched = "timestamp, value, generation" + (", indicator_id" if len(ids) > 1 else "")
     params: dict[str, Any] = {"y": symbol}
-    for i, indicator_id in enumerate(ids):
-        params[f"i{i}"] = indicator_id
-    where = (
-        "symbol = :y AND commit_mode IS NULL "
-        f"AND indicator_id IN ({', '.join(f':i{i}' for i in range(len(ids)))})"
-    )
+    where = "symbol = :y AND commit_mode IS NULL AND " + in_list("indicator_id", ids, "i", params)
     if variant_type is not None:
         params["t"] = variant_type
         where += " AND indicator_type = :t"
-    parts = []
     if len(commits) > _SAVES_FOR_A_RANGE_SCAN:
         # Many saves: one scan of the commit-time range that holds them all (the server's
         # compiled filter is faster than hundreds of point lookups); other saves' rows in that
@@ -433,16 +427,12 @@ def load_across_sessions(
         params["lo"], params["hi"] = (
             utc_text(pd.Timestamp(commits[i][0], unit="us", tz="UTC")) for i in (0, -1)
         )
-        query = f"SELECT {fetched} FROM indicators WHERE written_at BETWEEN :lo AND :hi AND {where}"
-        parts.append(read_frame(db, query, params, resolve_engine(db, engine)))
+        where = f"written_at BETWEEN :lo AND :hi AND {where}"
     else:
-        stamps = sorted({w for w, _ in commits})
-        texts = np.datetime_as_string(np.array(stamps, dtype="datetime64[us]"), unit="us")
-        params.update({f"w{i}": f"{text}Z" for i, text in enumerate(texts)})
-        written = ", ".join(f":w{i}" for i in range(len(stamps)))
-        query = f"SELECT {fetched} FROM indicators WHERE written_at IN ({written}) AND {where}"
-        parts.append(read_frame(db, query, params, resolve_engine(db, engine)))
-    raw = _utc_index(pd.concat(parts, ignore_index=True).astype({"value": "float64", "generation": "int64"}))
+        where = f"{written_at_in(sorted({w for w, _ in commits}), params)} AND {where}"
+    query = f"SELECT {fetched} FROM indicators WHERE {where}"
+    raw = read_frame(db, query, params, resolve_engine(db, engine))
+    raw = _utc_index(raw.astype({"value": "float64", "generation": "int64"}))
     if len(ids) > 1:  # a save of several variants shares one generation: keep each variant's own saves
         allowed_rows = pd.DataFrame(sorted(allowed), columns=["indicator_id", "generation"])
         raw = (

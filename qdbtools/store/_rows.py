@@ -14,24 +14,13 @@ import pandas as pd
 from qdbtools.exceptions import InvalidInputError, MissingColumnsError
 from qdbtools.io.literals import key_text
 from qdbtools.io.writer import prepare_frame
+from qdbtools.schema import INDICATOR_COLUMNS
 
 __all__ = ["ROW_COLUMNS", "SYMBOL_COLUMNS", "rows_from_columns", "text_argument", "to_rows"]
 
 SYMBOL_COLUMNS = ("session_id", "symbol", "indicator_type", "indicator_id", "scope", "user_id", "created_by")
-ROW_COLUMNS = (
-    "timestamp",
-    "session_id",
-    "symbol",
-    "indicator_type",
-    "indicator_id",
-    "indicator_name",
-    "value",
-    "confidence",
-    "metadata",
-    "scope",
-    "user_id",
-    "created_by",
-)
+#: The value columns of ``indicators``, in table order: everything but the save's own columns.
+ROW_COLUMNS = tuple(c for c in INDICATOR_COLUMNS if c not in ("written_at", "generation", "commit_mode"))
 
 
 def text_argument(name: str, value: Any, *, allow_none: bool = False) -> str | None:
@@ -163,7 +152,7 @@ def _wide_rows(
             "indicator_name": variant_ids,
             "value": values[keep],
             "confidence": np.full(n, np.nan),
-            "metadata": pd.Series([None] * n, dtype="object") if n else pd.Series([], dtype="object"),
+            "metadata": pd.Series([None] * n, dtype="object"),
             "scope": _constant(defaults["scope"], n),
             "user_id": _constant(defaults["user_id"], n),
             "created_by": _constant(defaults["created_by"], n),
