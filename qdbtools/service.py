@@ -25,6 +25,7 @@ import asyncio
 import inspect
 import json
 import logging
+import marshal
 import operator
 import threading
 from collections.abc import Sequence
@@ -67,34 +68,34 @@ class IndicatorValue:
     created_by: str | None = None
 
 
-def _metadata_texts(items: Sequence[dict[str, Any]]) -> list[str | None]:
-    """JSON text per metadata dict; dicts with the same content are serialized once.
+def _metadata_texts(items: Sequence[Any]) -> list[str | None]:
+    """JSON text per metadata dict (empty or None: NULL); equal dicts are serialized once.
 
-    The cache key is the dict itself when it is shared, else its ``repr``: 1, 1.0, True and
-    0.0, -0.0 are equal but print (and serialize) differently, so they never share a text.
+    The cache key is the dict's ``marshal`` bytes (its ``repr`` when it holds other objects):
+    1, 1.0, True and 0.0, -0.0 are equal but serialize differently, so they never share a text.
     """
-    by_identity: dict[int, str] = {}
-    by_repr: dict[str, str] = {}
-    texts: list[str | None] = []
-    for position, metadata in enumerate(items):
+    try:
+        keys: list[Any] = list(map(marshal.dumps, items))
+    except ValueError:
+        keys = list(map(repr, items))
+    texts: dict[Any, str | None] = dict.fromkeys(keys)
+    for key in texts:
+        position = keys.index(key)
+        metadata = items[position]
         if not metadata:
-            texts.append(None)
             continue
-        text = by_identity.get(id(metadata))
-        if text is None:
-            key = repr(metadata)
-            text = by_repr.get(key)
-            if text is None:
-                try:
-                    text = by_repr[key] = json.dumps(metadata, sort_keys=True, allow_nan=False)
-                except (TypeError, ValueError) as exc:
-                    raise InvalidInputError(
-                        f"indicator_values[{position}].metadata is not JSON-serializable ({exc}): "
-                        f"{metadata!r}"
-                    ) from exc
-            by_identity[id(metadata)] = text
-        texts.append(text)
-    return texts
+        if not isinstance(metadata, dict):
+            raise InvalidInputError(
+                f"indicator_values[{position}].metadata must be a dict (a JSON object), "
+                f"got {type(metadata).__name__} {metadata!r}"
+            )
+        try:
+            texts[key] = json.dumps(metadata, sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"indicator_values[{position}].metadata is not JSON-serializable ({exc}): {metadata!r}"
+            ) from exc
+    return list(map(texts.__getitem__, keys))
 
 
 def _floats(items: Sequence[Any], field_name: str) -> np.ndarray:
@@ -113,20 +114,20 @@ def _floats(items: Sequence[Any], field_name: str) -> np.ndarray:
 
 
 _FIELDS = ("timestamp", "value", "confidence", "metadata", "indicator_name", "scope", "user_id", "created_by")
-_get_fields = operator.attrgetter(*_FIELDS)
+_GETTERS = tuple(map(operator.attrgetter, _FIELDS))
 
 
 def values_to_rows(
     values: Sequence[IndicatorValue], session_id: str, symbol: str, variant_id: str, variant_type: str
 ) -> pd.DataFrame:
     """Column-wise conversion of ``IndicatorValue`` objects into ``indicators`` rows."""
-    exact = {type(v) for v in values} <= {IndicatorValue}
+    exact = set(map(type, values)) <= {IndicatorValue}
     if not exact and not all(isinstance(v, IndicatorValue) for v in values):
         raise InvalidInputError("indicator_values must be a list of IndicatorValue")
     if not values:
-        columns: list[Sequence[Any]] = [()] * len(_FIELDS)
+        columns: list[list[Any]] = [[] for _ in _FIELDS]
     else:
-        columns = list(zip(*map(_get_fields, values), strict=True))
+        columns = [list(map(getter, values)) for getter in _GETTERS]
     stamps, numbers, confidences, metadata, names, scopes, users, creators = columns
     seconds = _floats(stamps, "timestamp")
     if not np.isfinite(seconds).all():
@@ -140,11 +141,11 @@ def values_to_rows(
         micros=np.round(seconds * 1e6).astype("int64"),
         values=_floats(numbers, "value"),
         confidence=_floats(confidence, "confidence"),
-        names=None if all(x is None for x in names) else names,
+        names=None if names.count(None) == len(names) else names,
         metadata=_metadata_texts(metadata),
-        scope=None if all(x is None for x in scopes) else scopes,
-        user_id=None if all(x is None for x in users) else users,
-        created_by=None if all(x is None for x in creators) else creators,
+        scope=None if scopes.count(None) == len(scopes) else scopes,
+        user_id=None if users.count(None) == len(users) else users,
+        created_by=None if creators.count(None) == len(creators) else creators,
     )
 
 

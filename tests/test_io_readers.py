@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import http.client
+import logging
+import threading
+import time
+import urllib.parse
+
 import numpy as np
 import pandas as pd
 import pytest
 from market_data import make_ticks
 
-from qdbtools.exceptions import InvalidInputError
+from qdbtools import Database
+from qdbtools.exceptions import InvalidInputError, QueryError
 from qdbtools.io.market import INTERVALS, OHLCV_DTYPES, TICK_DTYPES
 
 ENGINES = ["fast", "sqlalchemy"]
@@ -107,3 +115,49 @@ def test_aggregation_in_questdb_equals_pandas_resample(qdb, stored_ticks, interv
         np.testing.assert_allclose(bars["volume"].to_numpy(), expected["volume"].to_numpy(), rtol=1e-12)
         np.testing.assert_array_equal(bars["trades"].to_numpy(), expected["trades"].to_numpy())
         assert set(bars["interval"]) == {interval}
+
+
+def _hold_export_slots(settings) -> list[http.client.HTTPConnection]:
+    """Idle keep-alive connections that each used ``/exp``, until the server answers 429."""
+    held = []
+    path = "/exp?" + urllib.parse.urlencode({"query": "SELECT 1 AS x", "fmt": "parquet"})
+    for _ in range(64):
+        conn = http.client.HTTPConnection(settings.host, settings.http_port, timeout=10)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        if response.status == 429:
+            conn.close()
+            return held
+        assert response.status == 200
+        held.append(conn)
+    raise AssertionError("the server never limited its export connections")
+
+
+def test_fast_reads_wait_for_a_free_export_connection(qdb, stored_ticks, caplog):
+    session_id, _ = stored_ticks
+    held = _hold_export_slots(qdb.settings)
+    release = threading.Timer(0.5, lambda: [conn.close() for conn in held])
+    release.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="qdbtools.io.exports"):
+            frame = qdb.read_ticks(session_id, "BTC_USDT", engine="fast")
+    finally:
+        release.join()
+    assert len(frame) == 3000
+    assert any("busy" in record.getMessage() for record in caplog.records)
+
+
+def test_fast_reads_give_up_on_busy_export_connections_within_the_request_timeout(qdb, stored_ticks):
+    session_id, _ = stored_ticks
+    impatient = Database(dataclasses.replace(qdb.settings, request_timeout=1.0))
+    held = _hold_export_slots(qdb.settings)
+    try:
+        started = time.monotonic()
+        with pytest.raises(QueryError, match=r"HTTP 429.*connection limit"):
+            impatient.read_ticks(session_id, "BTC_USDT", engine="fast")
+        assert time.monotonic() - started < 10
+    finally:
+        for conn in held:
+            conn.close()
+        impatient.close()

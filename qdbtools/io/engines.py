@@ -13,9 +13,6 @@
 
 from __future__ import annotations
 
-import base64
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +22,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from qdbtools.exceptions import InvalidInputError, QueryError
-from qdbtools.io.errors import http_errors, sql_errors
+from qdbtools.exceptions import InvalidInputError
+from qdbtools.io.errors import sql_errors
+from qdbtools.io.exports import fetch_parquet
 from qdbtools.io.literals import render_params
 
 if TYPE_CHECKING:
@@ -58,31 +56,14 @@ def read_sqlalchemy(db: Database, query: str, params: Mapping[str, Any]) -> pd.D
 
 
 def read_parquet_export(db: Database, sql: str) -> pd.DataFrame:
-    table = pq.read_table(pa.BufferReader(export_parquet(db, sql)))
+    table = read_arrow(db, sql)
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
 
 
+def read_arrow(db: Database, sql: str) -> pa.Table:
+    """``sql``'s result as an Arrow table, through the server's Parquet export."""
+    return pq.ParquetFile(pa.BufferReader(export_parquet(db, sql))).read()
+
+
 def export_parquet(db: Database, sql: str) -> bytes:
-    settings = db.settings
-    # On loopback, compressing costs the server more time than it saves on the wire.
-    local = settings.host in ("127.0.0.1", "localhost", "::1")
-    params = {
-        "query": sql,
-        "fmt": "parquet",
-        "compression_codec": "uncompressed" if local else "lz4_raw",
-        "statistics_enabled": "false",
-    }
-    url = f"{settings.http_url}/exp?" + urllib.parse.urlencode(params)
-    request = urllib.request.Request(url)
-    if settings.username:
-        token = base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    with (
-        http_errors(settings, "a Parquet export"),
-        urllib.request.urlopen(request, timeout=settings.request_timeout) as response,
-    ):
-        payload: bytes = response.read()
-        kind = response.headers.get("Content-Type", "")
-    if "parquet" not in kind:
-        raise QueryError(f"the server answered a Parquet export with {kind!r}: {payload[:200]!r}")
-    return payload
+    return fetch_parquet(db.settings, sql)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import urllib.error
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from qdbtools.config import Settings
 from qdbtools.exceptions import DatabaseUnavailableError, QueryError, WriteError
 
-__all__ = ["http_errors", "ingestion_errors", "sql_errors", "unavailable"]
+__all__ = ["http_errors", "http_status_error", "ingestion_errors", "sql_errors", "unavailable"]
 
 _FIX = (
     "start it (`qdbtools server start`), or point qdbtools at the right server with "
@@ -56,15 +57,19 @@ def sql_errors(settings: Settings, statement: str = "") -> Iterator[None]:
         raise QueryError(f"QuestDB rejected the statement{shown}: {_first_line(message)}") from exc
 
 
+def http_status_error(status: int, body: bytes, what: str) -> QueryError:
+    """The error of an HTTP answer with an error status."""
+    return QueryError(f"QuestDB HTTP {status} for {what}: {_first_line(body.decode('utf-8', 'replace'))}")
+
+
 @contextlib.contextmanager
 def http_errors(settings: Settings, what: str) -> Iterator[None]:
-    """Translate urllib errors of an HTTP request to the server."""
+    """Translate urllib and http.client errors of an HTTP request to the server."""
     try:
         yield
     except urllib.error.HTTPError as exc:
-        body = exc.read().decode("utf-8", "replace")
-        raise QueryError(f"QuestDB HTTP {exc.code} for {what}: {_first_line(body)}") from exc
-    except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+        raise http_status_error(exc.code, exc.read(), what) from exc
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         raise unavailable(settings, "HTTP", getattr(exc, "reason", exc)) from exc
 
 

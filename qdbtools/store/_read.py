@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError
-from qdbtools.io.engines import read_frame, resolve_engine
-from qdbtools.io.literals import key_text, time_range_filter, utc_text
+from qdbtools.io.engines import read_arrow, read_frame, resolve_engine
+from qdbtools.io.literals import key_text, render_params, time_range_filter, utc_text
 from qdbtools.io.market import constant_text
 from qdbtools.store._commits import Commit, Key, committed, in_list, live, saves_filter, written_at_in
 from qdbtools.store._rows import text_argument
@@ -114,6 +114,19 @@ def _latest_per_timestamp(raw: pd.DataFrame) -> pd.DataFrame:
     return raw[~keys.duplicated(keep="last").to_numpy()]
 
 
+def _one_variant(db: Database, sql: str, state: Mapping[Key, list[Commit]]) -> pd.DataFrame:
+    """A wide frame of one variant straight from the export's columns (no long frame)."""
+    table = read_arrow(db, sql)
+    stamps = table.column("timestamp").to_numpy().astype("datetime64[us]", copy=False)
+    values = table.column("value").to_numpy()
+    index = pd.DatetimeIndex(stamps, name="timestamp").tz_localize("UTC")
+    if len(index) and not index.is_monotonic_increasing:  # ORDER BY timestamp DESC for a negative limit
+        order = np.argsort(stamps, kind="stable")
+        index, values = index[order], values[order]
+    ((_, indicator_id),) = state
+    return pd.DataFrame({indicator_id: values.astype("float64", copy=False)}, index=index)
+
+
 def load_indicators(
     db: Database,
     session_id: str,
@@ -158,7 +171,11 @@ def load_indicators(
         else:
             fetched = [c for c in LONG_COLUMNS if c not in constants]
         query = f"SELECT timestamp, {', '.join(fetched)} FROM indicators WHERE {where} ORDER BY {order}"
-        raw = _utc_index(read_frame(db, query + sql_limit, params, resolve_engine(db, engine)))
+        engine = resolve_engine(db, engine)
+        asked_for_it = ids is None or ids == [key[1] for key in state]
+        if fetched == ["value"] and shape == "wide" and engine == "fast" and asked_for_it:
+            return _one_variant(db, render_params(query + sql_limit, params), state)
+        raw = _utc_index(read_frame(db, query + sql_limit, params, engine))
         if layered:
             raw = _latest_per_timestamp(raw.astype({"generation": "int64"}))
         if shape == "long":
