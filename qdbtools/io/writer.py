@@ -31,6 +31,7 @@ import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError, MissingColumnsError, QdbToolsError
 from qdbtools.io.errors import ingestion_errors
+from qdbtools.io.small_frames import ROW_BY_ROW_MAX_ROWS, add_rows
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
@@ -124,6 +125,12 @@ def _check_values(frame: pd.DataFrame, skip: str) -> None:
                 )
 
 
+def _datetime_unit(dtype: Any) -> str | None:
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return dtype.unit
+    return np.datetime_data(dtype)[0] if getattr(dtype, "kind", None) == "M" else None
+
+
 def prepare_frame(frame: pd.DataFrame, *, at: str | None, symbols: Sequence[str]) -> pd.DataFrame:
     """Validate and normalize a frame for ``Sender.dataframe`` (see module docstring)."""
     if not isinstance(frame, pd.DataFrame):
@@ -141,7 +148,13 @@ def prepare_frame(frame: pd.DataFrame, *, at: str | None, symbols: Sequence[str]
             raise InvalidInputError(f"SYMBOL column {name!r} must hold strings (or None)")
         # The client wants categories of strings, also when every value is None.
         frame = frame.assign(**{name: column.astype("str").astype("category")})
-    return frame
+    coarse = {
+        name: frame[name].astype(str(dtype).replace(f"[{_datetime_unit(dtype)}", "[us"))
+        for name, dtype in frame.dtypes.items()
+        if _datetime_unit(dtype) in ("s", "ms")
+    }
+    # The client sends only micro- and nanosecond datetimes; seconds and milliseconds widen exactly.
+    return frame.assign(**coarse) if coarse else frame
 
 
 def _time_order(stamps: np.ndarray, ids: np.ndarray | None) -> np.ndarray | None:
@@ -261,7 +274,10 @@ def _serialized_chunks(
 
     def serialize(start: int, buffer: Any) -> tuple[int, Any]:
         chunk = frame.iloc[start : start + chunk_rows]
-        buffer.dataframe(chunk, table_name=table, symbols=list(symbols), at=at)
+        if len(chunk) <= ROW_BY_ROW_MAX_ROWS:
+            add_rows(buffer, chunk, table, symbols, at)
+        else:
+            buffer.dataframe(chunk, table_name=table, symbols=list(symbols), at=at)
         if start + chunk_rows >= len(frame):
             for row in trailing_rows:
                 buffer.row(table, **row)

@@ -138,13 +138,11 @@ def _rows_per_request(rows: pd.DataFrame) -> int:
     """
     per_row = 32 * len(rows.columns)  # column name, separators and a number's text
     texts = []
-    for name in rows.columns:
-        column = rows[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            categories = column.cat.categories
-            per_row += max((len(str(c).encode()) for c in categories), default=0)
-        elif column.dtype == object:
-            texts.append([v for v in column.array if isinstance(v, str)])
+    for name, dtype in rows.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            per_row += max((len(str(c).encode()) for c in dtype.categories), default=0)
+        elif getattr(dtype, "kind", None) == "O":
+            texts.append([v for v in rows[name].array if isinstance(v, str)])
     longest = [max(map(len, values), default=0) for values in texts]
     if len(rows) * (per_row + 4 * sum(longest)) > REQUEST_BYTES:
         longest = [max((len(v.encode()) for v in values), default=0) for values in texts]
