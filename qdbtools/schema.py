@@ -40,6 +40,7 @@ applied asynchronously; each step waits until the server has applied it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -304,6 +305,23 @@ INDICATOR_COLUMNS = (
     "created_by",
 )
 
+#: Set on commit markers only, to the MD5 (hex) of their session_id, and indexed: one
+#: session's markers are found without visiting the others' (migration 011). A digest, not
+#: the id itself: QuestDB 9.3.4's index lookup never matches a literal with a quote in it
+#: (``commit_session = 'it''s'`` finds nothing), while a digest is plain hex. Readers filter
+#: on session_id as well, so the lookup stays exact.
+MARKER_SESSION_COLUMN = "commit_session_md5"
+MARKER_SESSIONS = (
+    f"UPDATE indicators SET {MARKER_SESSION_COLUMN} = md5(session_id) "
+    f"WHERE commit_mode IS NOT NULL AND {MARKER_SESSION_COLUMN} IS NULL"
+)
+
+
+def marker_session_key(session_id: str) -> str:
+    """The :data:`MARKER_SESSION_COLUMN` value of a session: what the server's ``md5()`` gives."""
+    return hashlib.md5(session_id.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
 INDICATORS_BY_COMMIT_DDL = (
     """
 CREATE TABLE "{name}" (
@@ -443,6 +461,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(9, "indicators keyed by commit time, with commit markers", (relayout_indicators,)),
     Migration(10, "indicators_current view", (run_sql("indicators", CURRENT_VIEW_DDL),)),
+    Migration(
+        11,
+        "indicators: commit markers indexed by session",
+        (
+            add_columns("indicators", ((MARKER_SESSION_COLUMN, "SYMBOL INDEX"),)),
+            run_sql("indicators", MARKER_SESSIONS),
+        ),
+    ),
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,6 +68,7 @@ EXPECTED = {
             "scope": "SYMBOL",
             "user_id": "SYMBOL",
             "created_by": "SYMBOL",
+            "commit_session_md5": "SYMBOL",
         },
         "keys": {
             "written_at",
@@ -137,7 +140,7 @@ def test_migrate_creates_every_table_on_an_empty_database(empty_db):
     assert applied_versions(empty_db) == [m.version for m in MIGRATIONS]
     assert "indicator_generations" not in empty_db.tables()  # folded into commit markers (009)
     indexed = empty_db.sql("SELECT \"column\" FROM table_columns('indicators') WHERE indexed")
-    assert indexed["column"].tolist() == ["commit_mode"]
+    assert sorted(indexed["column"]) == ["commit_mode", "commit_session_md5"]
     view = empty_db.sql("SELECT * FROM indicators_current")
     assert view.empty and view.columns.tolist() == CURRENT_VIEW_COLUMNS
 
@@ -197,7 +200,8 @@ def test_pre_005_indicators_table_is_upgraded_in_place(empty_db):
     assert (after["generation"] == 0).all()  # adopted as the committed generation 0
     assert (after["written_at"] == pd.Timestamp(0)).all()  # committed at the epoch: any save supersedes it
     markers = empty_db.sql(
-        "SELECT session_id, symbol, indicator_id, generation, commit_mode FROM indicators "
+        "SELECT session_id, symbol, indicator_id, generation, commit_mode, commit_session_md5 "
+        "FROM indicators "
         "WHERE commit_mode IS NOT NULL ORDER BY session_id"
     )
     assert markers.to_dict("records") == [
@@ -207,6 +211,7 @@ def test_pre_005_indicators_table_is_upgraded_in_place(empty_db):
             "indicator_id": "RSI_14",
             "generation": 0,
             "commit_mode": "overwrite",
+            "commit_session_md5": hashlib.md5(b"s1").hexdigest(),
         },
         {
             "session_id": "s2",
@@ -214,6 +219,7 @@ def test_pre_005_indicators_table_is_upgraded_in_place(empty_db):
             "indicator_id": "EMA_12",
             "generation": 0,
             "commit_mode": "overwrite",
+            "commit_session_md5": hashlib.md5(b"s2").hexdigest(),
         },
     ]
     current = empty_db.sql("SELECT timestamp, session_id, value FROM indicators_current ORDER BY timestamp")
@@ -325,7 +331,7 @@ def test_migration_009_keeps_committed_history_and_hides_orphans(empty_db):
         )
     empty_db.wait_until_visible(["indicators", "indicator_generations"])
 
-    assert migrate(empty_db).applied == [9, 10]
+    assert migrate(empty_db).applied == [9, 10, 11]
 
     current = empty_db.load_indicators("s", "BTC_USDT", "RSI_14")
     assert current["RSI_14"].tolist() == [4.0, 5.0]

@@ -9,7 +9,9 @@ import pytest
 
 import qdbtools.database
 from qdbtools.database import Database
+from qdbtools.schema import MARKER_SESSION_COLUMN
 from qdbtools.store import SYMBOL_COLUMNS
+from qdbtools.store._commits import marker_query
 
 
 def series(n: int, value: float | None = None, *, start: str = "2024-03-01", seed: int = 0) -> pd.DataFrame:
@@ -198,3 +200,17 @@ def test_many_sessions_are_read_with_one_range_scan_and_exact_results(qdb, uniqu
     assert len(loaded) == 70 * 3
     for i, session in enumerate(sessions):
         assert loaded.loc[session, "RSI_14"].tolist() == [float(i)] * 3
+
+
+@pytest.mark.parametrize("session_suffix", ["", "it's", 'q"uote', "back\\slash", "zażółć 🚀"])
+def test_one_sessions_markers_are_an_index_lookup_that_finds_exactly_them(qdb, unique_id, session_suffix):
+    session_id = unique_id + session_suffix
+    for symbol in ("A", "B"):
+        qdb.save_indicators(series(5), session_id, symbol)
+    qdb.save_indicators(series(5), unique_id + "_neighbour", "A")
+    query, params = marker_query(session_id, details=True)
+    plan = [row[0] for row in qdb.fetch_rows("EXPLAIN " + query, params)]
+    assert any(f"Index forward scan on: {MARKER_SESSION_COLUMN}" in line for line in plan), plan
+    listing = qdb.list_indicators(session_id=session_id)
+    assert sorted(listing["symbol"]) == ["A", "B"] and set(listing["session_id"]) == {session_id}
+    assert len(qdb.load_indicators(session_id, "A")) == 5

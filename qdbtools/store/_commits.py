@@ -21,11 +21,22 @@ import numpy as np
 import pandas as pd
 
 from qdbtools.io.literals import to_utc_timestamp, utc_text
+from qdbtools.schema import MARKER_SESSION_COLUMN, marker_session_key
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
 
-__all__ = ["Commit", "FullKey", "Key", "committed", "in_list", "live", "saves_filter", "written_at_in"]
+__all__ = [
+    "Commit",
+    "FullKey",
+    "Key",
+    "committed",
+    "in_list",
+    "live",
+    "marker_query",
+    "saves_filter",
+    "written_at_in",
+]
 
 Key = tuple[str | None, str]  # (indicator_type, indicator_id) within one session and symbol
 FullKey = tuple[str, str, str | None, str]  # (session_id, symbol, indicator_type, indicator_id)
@@ -59,6 +70,44 @@ def in_list(column: str, values: Sequence[Any], prefix: str, params: dict[str, A
     return f"{column} IN ({', '.join(names)})"
 
 
+def marker_query(
+    session_id: str | None = None,
+    symbol: str | None = None,
+    variant_ids: Sequence[str] | None = None,
+    *,
+    variant_type: str | None = None,
+    as_of: Any = None,
+    details: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    """The query (and its parameters) of the commit markers of the matching keys.
+
+    One session's markers are found through the index on their session digest
+    (:data:`~qdbtools.schema.MARKER_SESSION_COLUMN`), every session's through the index on
+    ``commit_mode``.
+    """
+    params: dict[str, Any] = {}
+    if session_id is not None:
+        params["session_key"] = marker_session_key(session_id)
+        where = [f"{MARKER_SESSION_COLUMN} = :session_key"]
+    else:
+        where = ["commit_mode IN ('overwrite', 'append')"]
+    for column, value in (("session_id", session_id), ("symbol", symbol), ("indicator_type", variant_type)):
+        if value is not None:
+            params[column] = value
+            where.append(f"{column} = :{column}")
+    if variant_ids is not None:
+        where.append(in_list("indicator_id", list(variant_ids), "v", params) if variant_ids else "false")
+    if as_of is not None:
+        params["as_of"] = utc_text(to_utc_timestamp(as_of, "as_of"))
+        where.append("written_at <= :as_of")
+    extra = ", metadata, created_by" if details else ""
+    query = (
+        "SELECT session_id, symbol, indicator_type, indicator_id, cast(written_at AS LONG), generation, "
+        f"commit_mode{extra} FROM indicators WHERE {' AND '.join(where)}"
+    )
+    return query, params
+
+
 def committed(
     db: Database,
     session_id: str | None = None,
@@ -71,31 +120,17 @@ def committed(
 ) -> dict[FullKey, list[Commit]]:
     """Every committed save of the matching keys (up to ``as_of``), oldest first.
 
-    Reads the markers only (an index on ``commit_mode`` finds them among the values). This
-    database's own unapplied saves are waited for first, so it reads its own writes.
+    Reads the markers only (:func:`marker_query`). This database's own unapplied saves are
+    waited for first, so it reads its own writes.
     """
+    if variant_ids is not None and not variant_ids:
+        return {}
     db.wait_for_own_writes(["indicators"])
-    params: dict[str, Any] = {}
-    where = ["commit_mode IN ('overwrite', 'append')"]
-    for column, value in (("session_id", session_id), ("symbol", symbol), ("indicator_type", variant_type)):
-        if value is not None:
-            params[column] = value
-            where.append(f"{column} = :{column}")
-    if variant_ids is not None:
-        if not variant_ids:
-            return {}
-        where.append(in_list("indicator_id", list(variant_ids), "v", params))
-    if as_of is not None:
-        params["as_of"] = utc_text(to_utc_timestamp(as_of, "as_of"))
-        where.append("written_at <= :as_of")
-    extra = ", metadata, created_by" if details else ""
-    rows = db.fetch_rows(
-        "SELECT session_id, symbol, indicator_type, indicator_id, cast(written_at AS LONG), generation, "
-        f"commit_mode{extra} FROM indicators WHERE {' AND '.join(where)}",
-        params,
+    query, params = marker_query(
+        session_id, symbol, variant_ids, variant_type=variant_type, as_of=as_of, details=details
     )
     saves: dict[FullKey, list[Commit]] = {}
-    for row in rows:
+    for row in db.fetch_rows(query, params):
         commit = Commit(row[4], row[5], row[6], row[7] if details else None, row[8] if details else None)
         saves.setdefault((row[0], row[1], row[2], row[3]), []).append(commit)
     for commits in saves.values():

@@ -373,23 +373,24 @@ def list_indicators(db: Database, session_id: str | None = None, symbol: str | N
             first, last = (None if t is None else utc_text(pd.Timestamp(t, tz="UTC")) for t in (first, last))
             record.update(rows=rows, first_timestamp=first, last_timestamp=last)
     records.sort(key=lambda r: (r["session_id"], r["symbol"], r["indicator_type"] or "", r["indicator_id"]))
-    listing = pd.DataFrame(
-        {
-            "session_id": [r["session_id"] for r in records],
-            "symbol": [r["symbol"] for r in records],
-            "indicator_type": [r["indicator_type"] for r in records],
-            "indicator_id": [r["indicator_id"] for r in records],
-            "generation": np.array([r["generation"] for r in records], dtype="int64"),
-            "committed_at": pd.DatetimeIndex(
-                np.array([r["committed_at"] for r in records], dtype="datetime64[us]"), tz="UTC"
-            ),
-            "rows": np.array([r["rows"] for r in records], dtype="int64"),
-        }
+    columns: dict[str, Any] = {
+        name: pd.array([r[name] for r in records], dtype="str")
+        for name in ("session_id", "symbol", "indicator_type", "indicator_id")
+    }
+    columns["generation"] = np.array([r["generation"] for r in records], dtype="int64")
+    columns["committed_at"] = _utc_stamps(
+        np.array([r["committed_at"] for r in records], dtype="datetime64[us]")
     )
-    for column in ("first_timestamp", "last_timestamp"):
-        stamps = pd.to_datetime([r[column] for r in records], utc=True, format="ISO8601")
-        listing[column] = pd.DatetimeIndex(stamps).as_unit("us")
-    return listing
+    columns["rows"] = np.array([r["rows"] for r in records], dtype="int64")
+    for name in ("first_timestamp", "last_timestamp"):
+        # utc_text's ISO form without its "Z": numpy parses it exactly, and far faster than pandas.
+        texts = ["NaT" if r[name] is None else r[name].removesuffix("Z") for r in records]
+        columns[name] = _utc_stamps(np.array(texts, dtype="datetime64[us]"))
+    return pd.DataFrame(columns)
+
+
+def _utc_stamps(stamps: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(stamps).tz_localize("UTC")
 
 
 #: Above this many saves, :func:`load_across_sessions` scans their commit-time range once

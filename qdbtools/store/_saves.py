@@ -24,6 +24,7 @@ from qdbtools.checksum import values_checksum
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.literals import utc_text
 from qdbtools.io.writer import write_frame
+from qdbtools.schema import MARKER_SESSION_COLUMN, marker_session_key
 from qdbtools.store._commits import MODES, Key, committed
 from qdbtools.store._rows import SYMBOL_COLUMNS, to_rows
 
@@ -115,7 +116,13 @@ def _marker(
 ) -> dict[str, Any]:
     """``Buffer.row`` arguments of one key's commit marker."""
     stamps = rows["timestamp"]
-    symbols = {"session_id": session_id, "symbol": symbol, "indicator_id": key[1], "commit_mode": mode}
+    symbols = {
+        "session_id": session_id,
+        "symbol": symbol,
+        "indicator_id": key[1],
+        "commit_mode": mode,
+        MARKER_SESSION_COLUMN: marker_session_key(session_id),
+    }
     if key[0] is not None:
         symbols["indicator_type"] = key[0]
     if created_by is not None:
