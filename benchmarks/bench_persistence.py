@@ -45,8 +45,10 @@ from questdb import Sender
 
 import qdbtools
 from qdbtools.database import Database
+from qdbtools.io.small_frames import ROW_BY_ROW_MAX_ROWS, add_rows
 from qdbtools.service import IndicatorPersistenceService, IndicatorValue, values_to_rows
 from qdbtools.store import SYMBOL_COLUMNS, new_generation, to_rows
+from qdbtools.store._commits import marker_query
 
 DEFAULT_ARCTICDB_PYTHON = Path(".venv-arcticdb/bin/python")
 START = 1_709_251_200.0  # 2024-03-01T00:00:00Z
@@ -103,7 +105,10 @@ def measure(section: str, storage: str, case: str, action: Any, repeat: int) -> 
 
 
 class Floor:
-    """One bare ``Sender.dataframe`` request into ``indicators_floor``, acknowledged, not awaited."""
+    """One bare request into ``indicators_floor``, acknowledged, not awaited.
+
+    ``Sender.dataframe``, or ``Buffer.row`` for up to 512 rows (what the store sends then).
+    """
 
     def __init__(self, db: Database) -> None:
         db.execute("CREATE TABLE IF NOT EXISTS indicators_floor (LIKE indicators)")
@@ -116,7 +121,11 @@ class Floor:
             written_at=pd.Timestamp(generation // 1000, unit="us", tz="UTC"), generation=generation
         )
         buffer = self.sender.new_buffer()
-        buffer.dataframe(frame, table_name="indicators_floor", symbols=list(SYMBOL_COLUMNS), at="written_at")
+        if len(frame) <= ROW_BY_ROW_MAX_ROWS:  # serialized as the store sends small saves
+            add_rows(buffer, frame, "indicators_floor", SYMBOL_COLUMNS, "written_at")
+        else:
+            table = "indicators_floor"
+            buffer.dataframe(frame, table_name=table, symbols=list(SYMBOL_COLUMNS), at="written_at")
         self.sender.flush(buffer)
 
 
@@ -271,7 +280,12 @@ def run_scale(
         more = make_values(100, start=START + 60 * (100_000 + 100 * i))
         return store.save_values(session_ids[0], "BIG", "RSI_14", more)
 
+    floor = Floor(db)
+    hundred = values_to_rows(make_values(100), session_ids[0], "BIG", "RSI_14", "general")
+    one_row = hundred.iloc[:1].reset_index(drop=True)
     one = session_ids[len(session_ids) // 2]
+    marker_sql, marker_params = marker_query(one, details=True)
+
     cases = [
         ("legacy csv", "list everything stored (with row counts)", lambda i: legacy.list_variants()),
         ("df", "list everything stored (with row counts)", lambda i: db.list_indicators()),
@@ -295,8 +309,15 @@ def run_scale(
             "one variant of one symbol across all sessions (load_across_sessions)",
             lambda i: db.load_across_sessions("SYM3", "RSI_14"),
         ),
+        (
+            "floor",
+            "info of one session: its marker lookup alone (one query, no frame)",
+            lambda i: db.fetch_rows(marker_sql, marker_params),
+        ),
         ("legacy csv", "append 100 values to a variant holding 100k", lambda i: append_100(legacy, i)),
         ("service", "append 100 values to a variant holding 100k", lambda i: append_100(service, i)),
+        ("floor", "request of the append's 100 rows", lambda i: floor.request(hundred)),
+        ("floor", "request of 1 row (any durable save pays it)", lambda i: floor.request(one_row)),
     ]
     results = [measure("scale", storage, case, action, repeat) for storage, case, action in cases]
     across = db.load_across_sessions("SYM3", "RSI_14")

@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-__all__ = ["values_checksum"]
+__all__ = ["micros_checksum", "values_checksum"]
 
 _CANONICAL_NAN = np.float64("nan")
 
@@ -55,12 +55,29 @@ def values_checksum(
     order = np.argsort(micros, kind="stable")
     value_array = _as_floats(values, len(micros))[order]
     confidence_array = _as_floats(confidence, len(micros))[order]
+    return micros_checksum(
+        session_id, symbol, indicator_type, indicator_id, micros[order], value_array, confidence_array
+    )
+
+
+def micros_checksum(
+    session_id: str,
+    symbol: str,
+    indicator_type: str | None,
+    indicator_id: str,
+    micros: np.ndarray,
+    values: np.ndarray,
+    confidence: np.ndarray,
+) -> str:
+    """:func:`values_checksum` of rows already in time order: int64 UTC microseconds, float64."""
+    values = np.where(np.isnan(values), _CANONICAL_NAN, values).astype("<f8")  # one NaN bit pattern
+    confidence = np.where(np.isnan(confidence), _CANONICAL_NAN, confidence).astype("<f8")
     digest = hashlib.sha256()
     ids = "\x1f".join(
         ["" if v is None else str(v) for v in (session_id, symbol, indicator_type, indicator_id)]
     )
     digest.update(ids.encode("utf-8") + b"\x1e")
-    digest.update(np.ascontiguousarray(micros[order]).tobytes())
-    digest.update(np.ascontiguousarray(value_array).tobytes())
-    digest.update(np.ascontiguousarray(confidence_array).tobytes())
+    digest.update(np.ascontiguousarray(micros, dtype="<i8").tobytes())
+    digest.update(np.ascontiguousarray(values).tobytes())
+    digest.update(np.ascontiguousarray(confidence).tobytes())
     return digest.hexdigest()

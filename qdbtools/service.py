@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError
-from qdbtools.store import rows_from_columns, save_rows
+from qdbtools.store import VariantColumns, rows_from_columns, save_columns
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
@@ -117,10 +117,10 @@ _FIELDS = ("timestamp", "value", "confidence", "metadata", "indicator_name", "sc
 _GETTERS = tuple(map(operator.attrgetter, _FIELDS))
 
 
-def values_to_rows(
+def values_to_columns(
     values: Sequence[IndicatorValue], session_id: str, symbol: str, variant_id: str, variant_type: str
-) -> pd.DataFrame:
-    """Column-wise conversion of ``IndicatorValue`` objects into ``indicators`` rows."""
+) -> VariantColumns:
+    """Column-wise conversion of ``IndicatorValue`` objects: one list or array per field."""
     exact = set(map(type, values)) <= {IndicatorValue}
     if not exact and not all(isinstance(v, IndicatorValue) for v in values):
         raise InvalidInputError("indicator_values must be a list of IndicatorValue")
@@ -133,7 +133,7 @@ def values_to_rows(
     if not np.isfinite(seconds).all():
         raise InvalidInputError("every IndicatorValue.timestamp must be a finite number of epoch seconds")
     confidence = [np.nan if c is None else c for c in confidences] if None in confidences else confidences
-    return rows_from_columns(
+    return VariantColumns(
         session_id=session_id,
         symbol=symbol,
         indicator_type=variant_type,
@@ -147,6 +147,13 @@ def values_to_rows(
         user_id=None if users.count(None) == len(users) else users,
         created_by=None if creators.count(None) == len(creators) else creators,
     )
+
+
+def values_to_rows(
+    values: Sequence[IndicatorValue], session_id: str, symbol: str, variant_id: str, variant_type: str
+) -> pd.DataFrame:
+    """``IndicatorValue`` objects as ``indicators`` rows (:func:`qdbtools.store.rows_from_columns`)."""
+    return rows_from_columns(values_to_columns(values, session_id, symbol, variant_id, variant_type))
 
 
 def values_to_frame(
@@ -309,8 +316,8 @@ class IndicatorPersistenceService:
                 )
                 event = "indicator_persistence.saved_to_csv"
             else:
-                rows = values_to_rows(indicator_values, session_id, symbol, variant_id, variant_type)
-                result = await asyncio.to_thread(save_rows, self.db, rows, session_id, symbol, mode)
+                columns = values_to_columns(indicator_values, session_id, symbol, variant_id, variant_type)
+                result = await asyncio.to_thread(save_columns, self.db, columns, mode)
                 count, context["generation"] = result.rows, result.generation
                 event = "indicator_persistence.saved_to_questdb"
         except Exception as exc:

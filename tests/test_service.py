@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
+import pandas as pd
 import pytest
 
+from qdbtools.checksum import values_checksum
 from qdbtools.config import Settings
 from qdbtools.database import Database
 from qdbtools.exceptions import DatabaseUnavailableError
@@ -189,3 +192,54 @@ def test_equal_looking_metadata_of_different_types_stays_distinct():
         '{"a": -0.0}',
         '{"a": [-0.0]}',
     ]
+
+
+def _mixed_values(n: int) -> list[IndicatorValue]:
+    """Unsorted stamps, an exact repeat, NaN values, None confidences, odd texts and metadata."""
+    texts = [None, "plain", "it's", 'q"uote', "back\\slash", "tab\tnew\nline", "zażółć 🚀", "100%"]
+    values = [
+        IndicatorValue(
+            timestamp=1_709_251_200.0 + 60 * ((i * 7) % n) + 0.000001 * i,
+            value=float("nan") if i % 11 == 5 else 40.0 + i / 3,
+            confidence=None if i % 4 == 1 else i / n,
+            indicator_name=texts[i % len(texts)],
+            metadata={} if i % 5 == 0 else {"period": 14, "note": texts[(i + 1) % len(texts)], "f": 1.0},
+            scope=texts[(i + 2) % len(texts)],
+            user_id=texts[(i + 3) % len(texts)],
+            created_by=texts[(i + 4) % len(texts)],
+        )
+        for i in range(n)
+    ]
+    return [*values, values[-1]]  # an exact repeat is stored once
+
+
+@pytest.mark.parametrize("n", [1, 40, 300])
+def test_small_saves_without_a_dataframe_store_what_the_frame_path_stores(qdb, unique_id, monkeypatch, n):
+    service = IndicatorPersistenceService(questdb_provider=qdb)
+    values = _mixed_values(n)
+
+    def save(suffix):
+        return asyncio.run(service.save_values(unique_id + suffix, "S'1", "RSI_14", values, mode="overwrite"))
+
+    row_by_row = save("_rows")
+    monkeypatch.setattr("qdbtools.store._columns.ROW_BY_ROW_MAX_ROWS", -1)  # force rows_from_columns
+    by_frame = save("_frame")
+    assert row_by_row == by_frame == len({v.timestamp for v in values if v.value == v.value})
+    qdb.wait_until_visible("indicators")
+    columns = "timestamp, symbol, indicator_type, indicator_id, commit_mode, indicator_name, value, "
+    columns += "confidence, metadata, scope, user_id, created_by"
+    query = f"SELECT {columns} FROM indicators WHERE session_id = :s ORDER BY commit_mode, timestamp"
+    stored = [qdb.sql(query, {"s": unique_id + suffix}) for suffix in ("_rows", "_frame")]
+    markers = [frame["commit_mode"].notna() for frame in stored]
+    values_part = [frame[~mask].reset_index(drop=True) for frame, mask in zip(stored, markers, strict=True)]
+    pd.testing.assert_frame_equal(values_part[0], values_part[1], check_exact=True)
+    assert len(values_part[0]) == row_by_row
+    details = [json.loads(f.loc[mask, "metadata"].iat[0]) for f, mask in zip(stored, markers, strict=True)]
+    for detail, suffix, part in zip(details, ("_rows", "_frame"), values_part, strict=True):
+        ids = (unique_id + suffix, "S'1", "general", "RSI_14")
+        assert detail.pop("checksum") == values_checksum(
+            *ids, part["timestamp"], part["value"], part["confidence"]
+        )
+    assert details[0] == details[1] and details[0]["rows"] == row_by_row
+    loaded = [asyncio.run(service.load_values(unique_id + s, "S'1", "RSI_14")) for s in ("_rows", "_frame")]
+    assert loaded[0] == loaded[1] and len(loaded[0]) == row_by_row

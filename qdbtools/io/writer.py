@@ -36,7 +36,15 @@ from qdbtools.io.small_frames import ROW_BY_ROW_MAX_ROWS, add_rows
 if TYPE_CHECKING:
     from qdbtools.database import Database
 
-__all__ = ["TICK_COLUMNS", "WriteResult", "prepare_frame", "prepare_ticks", "write_frame", "write_ticks"]
+__all__ = [
+    "TICK_COLUMNS",
+    "WriteResult",
+    "prepare_frame",
+    "prepare_ticks",
+    "send_rows",
+    "write_frame",
+    "write_ticks",
+]
 
 log = logging.getLogger(__name__)
 
@@ -340,6 +348,25 @@ def write_frame(
             db.wait_until_visible(table)
     result = WriteResult(table, sent, time.perf_counter() - started)
     log.info("wrote rows", extra={"table": table, "rows": sent, "seconds": result.seconds})
+    return result
+
+
+def send_rows(db: Database, table: str, rows: Sequence[Mapping[str, Any]], *, wait: bool) -> WriteResult:
+    """Send ``Buffer.row`` keyword arguments to ``table`` in one request (one WAL transaction).
+
+    For a few rows built without pandas; recorded as unapplied like :func:`write_frame`'s.
+    """
+    started = time.perf_counter()
+    with ingestion_errors(db.settings, table), db._sender() as sender:
+        buffer = sender.new_buffer()
+        for row in rows:
+            buffer.row(table, **row)
+        sender.flush(buffer)
+    db.note_unapplied(table)
+    if wait:
+        db.wait_until_visible(table)
+    result = WriteResult(table, len(rows), time.perf_counter() - started)
+    log.info("wrote rows", extra={"table": table, "rows": len(rows), "seconds": result.seconds})
     return result
 
 

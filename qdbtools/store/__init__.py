@@ -13,11 +13,13 @@ visible markers and see the old state or the new one, never a mix, also while ap
 - **history**: older states stay readable with ``as_of=`` until :func:`prune`;
 - ``indicators_current`` (a view) shows only current values to plain SQL users.
 
-Modules: ``_rows`` (frames in), ``_saves`` (the write path), ``_commits`` (markers and
+Modules: ``_rows`` (frames in), ``_saves`` (the write path), ``_columns`` (saves of
+columns, small ones without a DataFrame), ``_commits`` (markers and
 state), ``_read`` (loads, info, listing, history), ``_prune`` (maintenance). The full
 argument is in ``docs/design/persistence.md``.
 """
 
+from qdbtools.store._columns import save_columns
 from qdbtools.store._commits import Commit, committed, live
 from qdbtools.store._prune import PruneResult, prune
 from qdbtools.store._read import (
@@ -28,7 +30,7 @@ from qdbtools.store._read import (
     load_across_sessions,
     load_indicators,
 )
-from qdbtools.store._rows import ROW_COLUMNS, SYMBOL_COLUMNS, rows_from_columns, to_rows
+from qdbtools.store._rows import ROW_COLUMNS, SYMBOL_COLUMNS, VariantColumns, rows_from_columns, to_rows
 from qdbtools.store._saves import SAVE_REQUEST_ROWS, SaveResult, new_generation, save_indicators, save_rows
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "Commit",
     "PruneResult",
     "SaveResult",
+    "VariantColumns",
     "committed",
     "history",
     "indicator_info",
@@ -49,6 +52,7 @@ __all__ = [
     "new_generation",
     "prune",
     "rows_from_columns",
+    "save_columns",
     "save_indicators",
     "save_rows",
     "to_rows",

@@ -6,6 +6,7 @@ import functools
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,15 @@ from qdbtools.io.literals import key_text
 from qdbtools.io.writer import prepare_frame
 from qdbtools.schema import INDICATOR_COLUMNS
 
-__all__ = ["ROW_COLUMNS", "SYMBOL_COLUMNS", "rows_from_columns", "text_argument", "to_rows"]
+__all__ = [
+    "ROW_COLUMNS",
+    "SYMBOL_COLUMNS",
+    "VariantColumns",
+    "rows_from_columns",
+    "stored_positions",
+    "text_argument",
+    "to_rows",
+]
 
 SYMBOL_COLUMNS = ("session_id", "symbol", "indicator_type", "indicator_id", "scope", "user_id", "created_by")
 #: The value columns of ``indicators``, in table order: everything but the save's own columns.
@@ -175,47 +184,46 @@ def _text_codes(name: str, items: Sequence[Any] | None, n: int, default: str | N
     return pd.Categorical.from_codes(codes, pd.Index(list(uniques), dtype="str"))
 
 
-def rows_from_columns(
-    *,
-    session_id: str,
-    symbol: str,
-    indicator_type: str,
-    indicator_id: str,
-    micros: np.ndarray,
-    values: np.ndarray,
-    confidence: np.ndarray,
-    names: Sequence[str | None] | None = None,
-    metadata: Sequence[str | None] | None = None,
-    scope: Sequence[str | None] | None = None,
-    user_id: Sequence[str | None] | None = None,
-    created_by: Sequence[str | None] | None = None,
-) -> pd.DataFrame:
-    """Rows of one variant key from column arrays, as :func:`to_rows` returns them.
+@dataclass(frozen=True)
+class VariantColumns:
+    """One variant key's values column by column, as the persistence service holds them.
 
-    For callers that hold values column by column (the persistence service): no per-row
-    pandas work. ``micros`` are UTC microseconds; NaN values are not stored; ``inf`` and two
-    different values at one timestamp are refused; text columns default to the variant id
-    (names) or NULL.
+    ``micros`` are UTC microseconds; the text columns are one item per value (None: the
+    variant id for ``names``, NULL for the others) or None for all.
     """
-    key_text("session_id", session_id), key_text("symbol", symbol)
-    text_argument("variant_type", indicator_type), text_argument("variant_id", indicator_id)
-    n = len(micros)
+
+    session_id: str
+    symbol: str
+    indicator_type: str
+    indicator_id: str
+    micros: np.ndarray
+    values: np.ndarray
+    confidence: np.ndarray
+    names: Sequence[str | None] | None = None
+    metadata: Sequence[str | None] | None = None
+    scope: Sequence[str | None] | None = None
+    user_id: Sequence[str | None] | None = None
+    created_by: Sequence[str | None] | None = None
+
+
+def stored_positions(columns: VariantColumns) -> np.ndarray:
+    """Positions of the values to store, in time order: NaN values and exact repeats left out.
+
+    Raises InvalidInputError for bad ids, ``inf``, and two different values at one timestamp.
+    """
+    key_text("session_id", columns.session_id), key_text("symbol", columns.symbol)
+    text_argument("variant_type", columns.indicator_type)
+    text_argument("variant_id", columns.indicator_id)
+    micros, values, confidence = columns.micros, columns.values, columns.confidence
     infinite = np.isinf(values)
     if infinite.any():
         position = int(np.flatnonzero(infinite)[0])
         raise InvalidInputError(f"value {position} is inf; QuestDB cannot store infinity (NaN is not stored)")
-    columns: dict[str, Any] = {
-        "indicator_name": _text_codes("indicator_name", names, n, indicator_id),
-        "metadata": pd.Series(metadata if metadata is not None else [None] * n, dtype="object"),
-        "scope": _text_codes("scope", scope, n, None),
-        "user_id": _text_codes("user_id", user_id, n, None),
-        "created_by": _text_codes("created_by", created_by, n, None),
-    }
     order = np.argsort(micros, kind="stable") if (np.diff(micros) < 0).any() else None
     keep = ~np.isnan(values)
     if order is not None:
         keep = keep[order]
-    picks = (order if order is not None else np.arange(n))[keep]
+    picks = (order if order is not None else np.arange(len(micros)))[keep]
     stamps, kept_values, kept_confidence = micros[picks], values[picks], confidence[picks]
     same_time = np.flatnonzero(stamps[1:] == stamps[:-1])
     if len(same_time):
@@ -226,29 +234,34 @@ def rows_from_columns(
         if clash.any():
             at = pd.Timestamp(int(stamps[same_time[int(np.flatnonzero(clash)[0])]]), unit="us", tz="UTC")
             raise InvalidInputError(
-                f"two different values for {indicator_id!r} at {at}; one value per variant and timestamp. "
-                "Nothing was written"
+                f"two different values for {columns.indicator_id!r} at {at}; one value per variant and "
+                "timestamp. Nothing was written"
             )
         first = np.ones(len(stamps), dtype=bool)
         first[same_time + 1] = False  # an exact repeat of the value before it
-        picks, stamps = picks[first], stamps[first]
-        kept_values, kept_confidence = kept_values[first], kept_confidence[first]
-    m = len(picks)
-    ids = _constant(indicator_id, m)
+        picks = picks[first]
+    return picks
+
+
+def rows_from_columns(columns: VariantColumns) -> pd.DataFrame:
+    """Rows of one variant key, as :func:`to_rows` returns them, without per-row pandas work."""
+    picks = stored_positions(columns)
+    n, m = len(columns.micros), len(picks)
+    metadata = columns.metadata if columns.metadata is not None else [None] * n
     return pd.DataFrame(
         {
-            "timestamp": pd.DatetimeIndex(stamps.astype("datetime64[us]"), tz="UTC"),
-            "session_id": _constant(session_id, m),
-            "symbol": _constant(symbol, m),
-            "indicator_type": _constant(indicator_type, m),
-            "indicator_id": ids,
-            "indicator_name": columns["indicator_name"][picks],
-            "value": kept_values,
-            "confidence": kept_confidence,
-            "metadata": columns["metadata"].to_numpy()[picks],
-            "scope": columns["scope"][picks],
-            "user_id": columns["user_id"][picks],
-            "created_by": columns["created_by"][picks],
+            "timestamp": pd.DatetimeIndex(columns.micros[picks].astype("datetime64[us]"), tz="UTC"),
+            "session_id": _constant(columns.session_id, m),
+            "symbol": _constant(columns.symbol, m),
+            "indicator_type": _constant(columns.indicator_type, m),
+            "indicator_id": _constant(columns.indicator_id, m),
+            "indicator_name": _text_codes("indicator_name", columns.names, n, columns.indicator_id)[picks],
+            "value": columns.values[picks],
+            "confidence": columns.confidence[picks],
+            "metadata": np.asarray(pd.Series(metadata, dtype="object"))[picks],
+            "scope": _text_codes("scope", columns.scope, n, None)[picks],
+            "user_id": _text_codes("user_id", columns.user_id, n, None)[picks],
+            "created_by": _text_codes("created_by", columns.created_by, n, None)[picks],
         }
     )
 

@@ -31,7 +31,15 @@ from qdbtools.store._rows import SYMBOL_COLUMNS, to_rows
 if TYPE_CHECKING:
     from qdbtools.database import Database
 
-__all__ = ["SAVE_REQUEST_ROWS", "SaveResult", "new_generation", "save_indicators", "save_rows"]
+__all__ = [
+    "SAVE_REQUEST_ROWS",
+    "SaveResult",
+    "marker_details",
+    "marker_row",
+    "new_generation",
+    "save_indicators",
+    "save_rows",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +111,17 @@ def _key_blocks(rows: pd.DataFrame) -> dict[Key, slice]:
     }
 
 
-def _marker(
+def marker_row(
     key: Key,
-    rows: pd.DataFrame,
     session_id: str,
     symbol: str,
     mode: str,
-    checksum: str,
+    details: Mapping[str, Any],
     generation: int,
     written_at: dt.datetime,
     created_by: str | None,
 ) -> dict[str, Any]:
-    """``Buffer.row`` arguments of one key's commit marker."""
-    stamps = rows["timestamp"]
+    """``Buffer.row`` arguments of one key's commit marker (``details``: rows, first, last, checksum)."""
     symbols = {
         "session_id": session_id,
         "symbol": symbol,
@@ -127,14 +133,13 @@ def _marker(
         symbols["indicator_type"] = key[0]
     if created_by is not None:
         symbols["created_by"] = created_by
-    details = {
-        "rows": len(rows),
-        "first": utc_text(stamps.iloc[0]),
-        "last": utc_text(stamps.iloc[-1]),
-        "checksum": checksum,
-    }
-    columns = {"generation": generation, "timestamp": written_at, "metadata": json.dumps(details)}
+    columns = {"generation": generation, "timestamp": written_at, "metadata": json.dumps(dict(details))}
     return {"symbols": symbols, "columns": columns, "at": written_at}
+
+
+def marker_details(rows: int, first: Any, last: Any, checksum: str) -> dict[str, Any]:
+    """What a marker records of its save's values of one key."""
+    return {"rows": rows, "first": utc_text(first), "last": utc_text(last), "checksum": checksum}
 
 
 def _rows_per_request(rows: pd.DataFrame) -> int:
@@ -149,7 +154,7 @@ def _rows_per_request(rows: pd.DataFrame) -> int:
         if isinstance(dtype, pd.CategoricalDtype):
             per_row += max((len(str(c).encode()) for c in dtype.categories), default=0)
         elif getattr(dtype, "kind", None) == "O":
-            texts.append([v for v in rows[name].array if isinstance(v, str)])
+            texts.append([v for v in rows[name].to_numpy().tolist() if isinstance(v, str)])
     longest = [max(map(len, values), default=0) for values in texts]
     if len(rows) * (per_row + 4 * sum(longest)) > REQUEST_BYTES:
         longest = [max((len(v.encode()) for v in values), default=0) for values in texts]
@@ -261,18 +266,11 @@ def save_rows(
         return SaveResult(0, mode, seconds=time.perf_counter() - started, unchanged=_ids(unchanged))
     markers = []
     for key, block in blocks.items():
-        part = rows.iloc[block]
+        stamps = rows["timestamp"].iloc[block]
+        details = marker_details(len(stamps), stamps.iloc[0], stamps.iloc[-1], checksums[key])
         markers.append(
-            _marker(
-                key,
-                part,
-                session_id,
-                symbol,
-                mode,
-                checksums[key],
-                generation,
-                written_at.to_pydatetime(),
-                created_by,
+            marker_row(
+                key, session_id, symbol, mode, details, generation, written_at.to_pydatetime(), created_by
             )
         )
     rows["written_at"] = written_at
