@@ -76,7 +76,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="import the legacy CSV tree into QuestDB and verify every file",
         description="Walk DATA_DIR/{session}/{symbol}/indicators/*.csv and DATA_DIR/{session}/prices.csv, "
         "import them, and verify each file by row count and content checksum. Reruns skip what is "
-        "already migrated.",
+        "already migrated; --dry-run checks against the database and writes nothing.",
+        epilog="exit status: 0 when every file was verified or already migrated (in a dry run: or "
+        "would be imported); 2 when a file mismatched or failed; 3 when nothing mismatched or failed "
+        "but files were skipped. The last line gives the counts.",
     )
     migrate_csv.add_argument(
         "data_dir", type=Path, metavar="DATA_DIR", help="the old system's data/ directory"
@@ -177,7 +180,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _migrate_csv(args: argparse.Namespace) -> int:
     from qdbtools.legacy.migrate import migrate_csv
 
-    db = None if args.dry_run else _connect(args)
+    db = _connect(args)
     run = migrate_csv(
         db,
         args.data_dir,
@@ -186,9 +189,11 @@ def _migrate_csv(args: argparse.Namespace) -> int:
         report=args.report,
         progress=not args.no_progress,
     )
-    print_migration_report(run)
     print(f"report: {args.report}")
-    return 0 if run.ok else 2
+    print_migration_report(run)
+    if not run.ok:
+        return 2
+    return 3 if run.count("skipped") else 0
 
 
 def print_migration_report(run: Any) -> None:
@@ -203,13 +208,13 @@ def print_migration_report(run: Any) -> None:
         ("skipped", "skipped"),
         ("failed", "failed"),
     ]
-    print(" ".join(f"{title:>10}" for title, _ in columns))
-    print(" ".join(f"{summary[key]:>10}" for _, key in columns))
-    if run.dry_run:
-        print(f"dry run: {summary['would import']} files would be imported")
     for result in run.files:
         if result.status in ("mismatched", "skipped", "failed"):
             print(f"  {result.status:<10} {result.path}: {result.reason}")
+    if run.dry_run:
+        print(f"dry run: {summary['would import']} files would be imported")
+    print(" ".join(f"{title:>10}" for title, _ in columns))
+    print(" ".join(f"{summary[key]:>10}" for _, key in columns))
 
 
 def _compute(args: argparse.Namespace) -> int:

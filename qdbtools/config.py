@@ -148,6 +148,38 @@ class Settings:
         """Build settings from a SQLAlchemy URL such as ``questdb://admin:quest@host:8812/qdb``."""
         return cls(**{**_values_from_url(url, "url"), **overrides})
 
+    @classmethod
+    def combine(cls, conf: str | None = None, url: str | sa.URL | None = None, **overrides: Any) -> Settings:
+        """Settings from a configuration string and a SQLAlchemy URL together, then ``overrides``.
+
+        The string gives the HTTP (or ILP) side, the URL the PG wire side. A setting both
+        give (host, username, password) must agree: a ConfigError names both values.
+
+        Examples
+        --------
+        >>> s = Settings.combine("http::addr=db:9000;", "questdb://admin:quest@db:8812/qdb")
+        >>> (s.host, s.http_port, s.pg_port)
+        ('db', 9000, 8812)
+        """
+        values: dict[str, Any] = {}
+        if conf is not None:
+            if not isinstance(conf, str):
+                raise ConfigError(
+                    f"conf must be a questdb configuration string such as 'http::addr=host:9000;', got "
+                    f"{type(conf).__name__}; pass ready-made settings as settings=..."
+                )
+            values.update(_values_from_conf(conf, "conf"))
+        if url is not None:
+            for key, value in _values_from_url(url, "url").items():
+                if key in values and values[key] != value:
+                    shown = (values[key], value) if key != "password" else ("***", "***")
+                    raise ConfigError(
+                        f"conf and url disagree on {key}: {shown[0]!r} (conf) against {shown[1]!r} "
+                        "(url); give one value, or use only one of them"
+                    )
+                values[key] = value
+        return cls(**{**values, **overrides})
+
     def with_(self, **changes: Any) -> Settings:
         """Return a copy with some settings changed."""
         return replace(self, **changes)

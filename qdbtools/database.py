@@ -20,6 +20,7 @@ from qdbtools.exceptions import InvalidInputError, QueryError
 from qdbtools.io.engines import export_parquet
 from qdbtools.io.errors import sql_errors, unavailable
 from qdbtools.io.market import aggregate_ohlcv, read_ohlcv, read_ticks
+from qdbtools.io.pgwire import QuestDBCursor
 from qdbtools.io.plain import PlainQueries
 from qdbtools.io.visibility import UnappliedWrites, wait_until_visible
 from qdbtools.io.writer import DEFAULT_CHUNK_ROWS, write_frame, write_ticks
@@ -63,6 +64,7 @@ class Database:
         self._lock = threading.Lock()
         self._plain = PlainQueries(settings, partial(self._new_pg_connection, plain=True))
         self._unapplied = UnappliedWrites()
+        self._schema_ready = False
 
     # -- connections --------------------------------------------------------------------
 
@@ -71,8 +73,14 @@ class Database:
         """SQLAlchemy engine on the questdb-connect dialect (created on first use)."""
         with self._lock:
             if self._engine is None:
+                # module=psycopg2: questdb-connect's dialect names its own module as the DBAPI,
+                # whose Error is not psycopg2's, so a pooled connection the server had closed
+                # (idle for 5 minutes, or a restart) failed the pre-ping instead of being replaced.
                 self._engine = sa.create_engine(
-                    self.settings.sqlalchemy_url, creator=self._new_pg_connection, pool_pre_ping=True
+                    self.settings.sqlalchemy_url,
+                    creator=self._new_pg_connection,
+                    pool_pre_ping=True,
+                    module=psycopg2,
                 )
             return self._engine
 
@@ -83,7 +91,7 @@ class Database:
 
         settings = self.settings
         conn = psycopg2.connect(
-            cursor_factory=None if plain else questdb_connect.cursor_factory,
+            cursor_factory=None if plain else QuestDBCursor,
             host=settings.host,
             port=settings.pg_port,
             user=settings.username,
@@ -306,6 +314,7 @@ class Database:
         --------
         >>> db.write_ticks(ticks, session_id="s1", symbol="BTC_USDT")       # doctest: +SKIP
         """
+        self.require_schema()
         return write_ticks(
             self, frame, session_id=session_id, symbol=symbol, wait=wait, chunk_rows=chunk_rows
         )
@@ -363,6 +372,7 @@ class Database:
         Idempotent: running it again replaces the same bars. ``interval`` is one of
         :data:`qdbtools.io.market.INTERVALS`.
         """
+        self.require_schema()
         return aggregate_ohlcv(self, session_id, symbol, interval)
 
     # -- indicators -----------------------------------------------------------------------
@@ -584,7 +594,20 @@ class Database:
         """Apply the pending schema migrations (see :mod:`qdbtools.schema`)."""
         from qdbtools.schema import migrate
 
-        return migrate(self)
+        report = migrate(self)
+        self._schema_ready = True
+        return report
+
+    def require_schema(self) -> None:
+        """Raise :class:`~qdbtools.SchemaNotReadyError` unless the server has every migration.
+
+        Checked once per ``Database`` (one query), before its first write or store read.
+        """
+        if not self._schema_ready:
+            from qdbtools.schema import require_current_schema
+
+            require_current_schema(self)
+            self._schema_ready = True
 
 
 def _strip_literals(sql: str) -> str:

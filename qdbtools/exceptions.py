@@ -16,6 +16,7 @@ translated at the I/O boundary and chained with ``raise ... from exc``.
     │   ├── DatabaseUnavailableError cannot connect (server down, wrong host/port)
     │   ├── QueryError               the server rejected a statement
     │   ├── WriteError               the server rejected or lost an ingestion request
+    │   ├── SchemaNotReadyError      the server lacks migrations this qdbtools needs
     │   └── VisibilityError          written rows did not become visible in time
     │       └── TableSuspendedError  a WAL table stopped applying commits
     ├── MigrationError               a schema migration failed (names its version)
@@ -43,6 +44,7 @@ __all__ = [
     "NoDataError",
     "QdbToolsError",
     "QueryError",
+    "SchemaNotReadyError",
     "ServerError",
     "ServerStartError",
     "TableSuspendedError",
@@ -89,6 +91,10 @@ class QueryError(DatabaseError):
 
 class WriteError(DatabaseError):
     """The server rejected, or did not acknowledge, an ingestion request."""
+
+
+class SchemaNotReadyError(DatabaseError):
+    """The server's schema lacks migrations this qdbtools needs: run ``qdbtools migrate``."""
 
 
 class VisibilityError(DatabaseError):

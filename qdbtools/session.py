@@ -20,7 +20,7 @@ from typing import Any
 
 from qdbtools.config import Settings
 from qdbtools.database import Database
-from qdbtools.exceptions import DatabaseError, ServerStartError
+from qdbtools.exceptions import ConfigError, DatabaseError, ServerStartError
 from qdbtools.server import LocalServer, ServerPorts, read_state
 
 __all__ = [
@@ -102,7 +102,8 @@ def connect(
     conf : str, optional
         A questdb client configuration string, e.g. ``"http::addr=db:9000;"``.
     url : str, optional
-        A SQLAlchemy URL, e.g. ``"questdb://admin:quest@db:8812/qdb"``.
+        A SQLAlchemy URL, e.g. ``"questdb://admin:quest@db:8812/qdb"``. With ``conf`` too,
+        both apply (:meth:`Settings.combine`): a setting they both give must agree.
     settings : Settings, optional
         Ready-made settings.
     migrate : bool, optional
@@ -120,11 +121,11 @@ def connect(
     >>> db = qdbtools.connect("http::addr=localhost:9000;", pg_port=8812)  # doctest: +SKIP
     """
     embedded = False
+    if settings is not None and (conf is not None or url is not None or overrides):
+        raise ConfigError("give either settings= or conf/url/overrides, not both")
     if settings is None:
-        if conf is not None:
-            settings = Settings.from_conf(conf, **overrides)
-        elif url is not None:
-            settings = Settings.from_url(url, **overrides)
+        if conf is not None or url is not None:
+            settings = Settings.combine(conf, url, **overrides)
         elif overrides:
             settings = Settings(**overrides)
         else:

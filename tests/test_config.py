@@ -1,5 +1,7 @@
 """Settings from arguments, configuration strings, URLs and the environment (no server)."""
 
+import re
+
 import pytest
 
 from qdbtools.config import Settings, parse_conf_string
@@ -93,3 +95,34 @@ def test_settings_are_frozen():
     with pytest.raises(AttributeError):
         Settings().host = "elsewhere"  # type: ignore[misc]
     assert Settings().with_(host="elsewhere").host == "elsewhere"
+
+
+def test_conf_and_url_combine_when_they_agree():
+    settings = Settings.combine("http::addr=db:9100;username=u;password=p;", "questdb://u:p@db:8813/qdb")
+    assert (settings.host, settings.http_port, settings.pg_port, settings.username) == ("db", 9100, 8813, "u")
+
+
+@pytest.mark.parametrize(
+    ("conf", "url", "fragment"),
+    [
+        (
+            "http::addr=a:9000;",
+            "questdb://admin:quest@b:8812/qdb",
+            "disagree on host: 'a' (conf) against 'b'",
+        ),
+        ("http::addr=a:9000;username=x;", "questdb://admin:quest@a:8812/qdb", "disagree on username"),
+        ("http::addr=a:9000;password=s1;", "questdb://admin:s2@a:8812/qdb", "disagree on password: '***'"),
+    ],
+)
+def test_conf_and_url_that_disagree_are_an_error_naming_both(conf, url, fragment):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        Settings.combine(conf, url)
+
+
+def test_connect_refuses_ambiguous_or_mistyped_arguments():
+    import qdbtools
+
+    with pytest.raises(ConfigError, match="not both"):
+        qdbtools.connect("http::addr=a:9000;", settings=Settings())
+    with pytest.raises(ConfigError, match="pass ready-made settings as settings="):
+        qdbtools.connect(Settings())

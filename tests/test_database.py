@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from qdbtools.database import Database
@@ -85,3 +86,18 @@ def test_suspended_table_is_reported_not_waited_for(qdb_server_factory):
         db.execute("ALTER TABLE s RESUME WAL")
         db.wait_until_visible("s", timeout=30)
         assert int(db.sql("SELECT count() FROM s").iat[0, 0]) == 1
+
+
+def test_the_first_calls_after_a_server_restart_succeed(qdb_server_factory):
+    server = qdb_server_factory()
+    with Database(server.settings, server=server) as db:
+        db.migrate()
+        frame = pd.DataFrame({"RSI_14": [1.0, 2.0]}, index=pd.date_range("2024-03-01", periods=2, tz="UTC"))
+        db.save_indicators(frame, "s", "B", wait=True)
+        assert db.fetch_rows("SELECT count() FROM indicators") == [(3,)]  # 2 values + 1 marker
+        server.stop()
+        server.start()
+        # Kept connections to the old process are replaced without a failed call.
+        assert db.fetch_rows("SELECT count() FROM indicators") == [(3,)]
+        assert len(db.sql("SELECT * FROM indicators")) == 3
+        assert len(db.load_indicators("s", "B")) == 2

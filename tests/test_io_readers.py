@@ -161,3 +161,23 @@ def test_fast_reads_give_up_on_busy_export_connections_within_the_request_timeou
         for conn in held:
             conn.close()
         impatient.close()
+
+
+HOSTILE_IDS = ["C:\\path\\x", "it's", 'q"uote', "100%", "a_b", "tab\tnew\nline", "zażółć 🚀", "end\\"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS, ids=range(len(HOSTILE_IDS)))
+def test_hostile_ids_round_trip_through_ticks_and_bars_on_both_engines(qdb, unique_id, hostile):
+    session_id, symbol = unique_id + hostile, "S" + hostile
+    ticks = make_ticks(300, seed=5, span_s=3600)
+    qdb.write_ticks(ticks, session_id=session_id, symbol=symbol)
+    frames = [qdb.read_ticks(session_id, symbol, engine=e) for e in ENGINES]
+    assert len(frames[0]) == 300
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)
+    bars = qdb.aggregate_ohlcv(session_id, symbol, "1m")
+    assert bars > 0
+    read = [qdb.read_ohlcv(session_id, symbol, "1m", engine=e) for e in ENGINES]
+    assert len(read[0]) == bars
+    pd.testing.assert_frame_equal(read[0], read[1], check_exact=True)
+    matched = qdb.sql("SELECT count() AS n FROM tick_prices WHERE session_id = :s", {"s": session_id})
+    assert int(matched["n"].iat[0]) == 300

@@ -276,7 +276,7 @@ def test_scan_tree_reports_what_does_not_fit(tmp_path: Path) -> None:
         _write(path, "x\n")
     (base / "s3" / ".git").mkdir(parents=True)
     (base / "s3" / "ETH" / "indicators").mkdir(parents=True)  # empty: nothing to report
-    (base / "s1" / "BTC" / "indicators" / "prices.csv").mkdir()  # a directory, named like a file
+    (base / "s1" / "BTC" / "indicators" / "prices.csv").mkdir()  # a directory named like a file: reported
     files, skipped = scan_tree(base)
     assert files == [
         LegacyFile(good, "indicators", "s1", "BTC", "momentum", "RSI_14"),
@@ -285,6 +285,7 @@ def test_scan_tree_reports_what_does_not_fit(tmp_path: Path) -> None:
     reasons = {s.path: s.reason for s in skipped}
     assert [s.path for s in skipped] == sorted(reasons)
     assert reasons.pop(base / "s3" / ".git") == "hidden directory, not scanned"
+    assert "(an empty directory)" in reasons.pop(base / "s1" / "BTC" / "indicators" / "prices.csv")
     assert set(reasons) == set(odd)
     for path, fragment in odd.items():
         assert fragment in reasons[path], (path, reasons[path])

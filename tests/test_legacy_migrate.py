@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,99 @@ def test_cli_migrate_csv(qdb, tree, tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verified" in done.stdout and json.loads(report.read_text())["ok"] is True
+
+
+def _indicator_file(root: Path, session: str, symbol: str, name: str, lines: list[str]) -> Path:
+    """A legacy indicator CSV; each line gives ``timestamp,value,confidence``."""
+    target = root / session / symbol / "indicators" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    variant_type, variant_id = Path(name).stem.split("_", 1)
+    header = "timestamp,value,confidence,indicator_id,indicator_type,indicator_name,metadata,"
+    header += "scope,user_id,created_by"
+    rows = [f"{line},{variant_id},{variant_type},{variant_id},{{}},,," for line in lines]
+    target.write_text(header + "\n" + "".join(f"{row}\n" for row in rows))
+    return target
+
+
+def test_nan_values_and_quoted_ids_migrate_once_and_reruns_import_nothing(qdb, tmp_path, unique_id):
+    root = tmp_path / "data"
+    session = f"{unique_id}_it's"
+    _indicator_file(
+        root, session, "BTC_USDT", "general_RSI_14.csv", ["1709251200,50.0,0.5", "1709251260,nan,"]
+    )
+    _indicator_file(root, session, "O'NEIL", "momentum_RSI_7.csv", ["1709251200,1.0,", "1709251260,2.0,"])
+    first = migrate_csv(qdb, root, progress=False)
+    assert [f.status for f in first.files] == ["verified", "verified"], first.files
+    with_nan = next(f for f in first.files if f.symbol == "BTC_USDT")
+    assert with_nan.rows == 1 and "1 rows without a value (NaN) are not stored" in with_nan.reason
+    for _ in range(2):
+        again = migrate_csv(qdb, root, progress=False)
+        assert [f.status for f in again.files] == ["already migrated", "already migrated"], again.files
+    history = qdb.indicator_history(session, "BTC_USDT", "RSI_14")
+    assert len(history) == 1  # no generation added by the reruns
+    dry = migrate_csv(qdb, root, dry_run=True, progress=False)
+    assert dry.count("already migrated") == 2 and dry.count("would import") == 0
+    assert dry.summary["rows"] == 3
+
+
+def test_cli_exit_status_says_whether_every_file_made_it(qdb, tmp_path, unique_id):
+    root = tmp_path / "data"
+    _indicator_file(root, unique_id, "BTC_USDT", "general_RSI_14.csv", ["1709251200,50.0,0.5"])
+    env = {
+        **os.environ,
+        "QDBTOOLS_HOST": qdb.settings.host,
+        "QDBTOOLS_HTTP_PORT": str(qdb.settings.http_port),
+        "QDBTOOLS_PG_PORT": str(qdb.settings.pg_port),
+    }
+
+    def cli(*extra):
+        command = [sys.executable, "-m", "qdbtools.cli", "migrate-csv", str(root), "--no-progress"]
+        command += ["--report", str(tmp_path / "r.json"), *extra]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+    done = cli()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1].split()[2] == "1"  # the counts last: 1 verified
+    (root / unique_id / "notes.txt").write_text("not a legacy file")
+    assert cli().returncode == 3  # nothing failed, one file skipped
+
+
+def test_special_files_are_skipped_with_reasons_and_the_rest_migrates(qdb, tmp_path, unique_id, monkeypatch):
+    root = tmp_path / "data"
+    good = _indicator_file(root, unique_id, "BTC_USDT", "general_RSI_14.csv", ["1709251200,50.0,0.5"])
+    indicators = good.parent
+    (indicators / "general_DANGLING.csv").symlink_to(indicators / "nowhere.csv")
+    (indicators / "general_LOOP.csv").symlink_to(indicators / "general_LOOP.csv")
+    (indicators / "general_ZERO.csv").symlink_to("/dev/zero")
+    os.mkfifo(indicators / "general_FIFO.csv")
+    (indicators / "general_DIR.csv").mkdir()
+    listener = socket.socket(socket.AF_UNIX)
+    monkeypatch.chdir(indicators)  # a socket's path must be short: bind it relative
+    listener.bind("general_SOCK.csv")
+    report = tmp_path / "special.json"
+    try:
+        run = migrate_csv(qdb, root, report=report, progress=False)
+    finally:
+        listener.close()
+    reasons = {Path(f.path).name: (f.status, f.reason) for f in run.files}
+    assert reasons["general_RSI_14.csv"][0] == "verified"
+    expected = {
+        "general_DANGLING.csv": "dangling or looping symlink",
+        "general_LOOP.csv": "dangling or looping symlink",
+        "general_ZERO.csv": "a character device",
+        "general_FIFO.csv": "a FIFO",
+        "general_SOCK.csv": "a socket",
+        "general_DIR.csv": "an empty directory",
+    }
+    for name, fragment in expected.items():
+        status, reason = reasons[name]
+        assert status == "skipped" and fragment in reason, (name, reason)
+    assert json.loads(report.read_text())["summary"]["skipped"] == len(expected)
+
+
+def test_files_over_the_size_limit_are_refused_unread(qdb, tmp_path, unique_id, monkeypatch):
+    root = tmp_path / "data"
+    big = _indicator_file(root, unique_id, "BTC_USDT", "general_RSI_14.csv", ["1709251200,50.0,0.5"])
+    monkeypatch.setattr("qdbtools.legacy.layout.MAX_FILE_BYTES", big.stat().st_size - 1)
+    run = migrate_csv(qdb, root, progress=False)
+    assert run.files[0].status == "skipped" and "too large" in run.files[0].reason

@@ -7,9 +7,10 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+from market_data import make_ticks
 
 from qdbtools.database import Database
-from qdbtools.exceptions import MigrationError, WriteError
+from qdbtools.exceptions import MigrationError, SchemaNotReadyError, WriteError
 from qdbtools.schema import (
     LEDGER_TABLE,
     MIGRATIONS,
@@ -331,7 +332,7 @@ def test_migration_009_keeps_committed_history_and_hides_orphans(empty_db):
         )
     empty_db.wait_until_visible(["indicators", "indicator_generations"])
 
-    assert migrate(empty_db).applied == [9, 10, 11]
+    assert migrate(empty_db).applied == [9, 10, 11, 12]
 
     current = empty_db.load_indicators("s", "BTC_USDT", "RSI_14")
     assert current["RSI_14"].tolist() == [4.0, 5.0]
@@ -377,3 +378,50 @@ def test_a_rebuild_that_races_a_write_changes_nothing(empty_db, monkeypatch):
         rebuild_table(empty_db, "aggregated_ohlcv", dedup_keys=OHLCV_KEYS)
     assert int(empty_db.sql("SELECT count() FROM aggregated_ohlcv").iat[0, 0]) == 49
     assert not [t for t in empty_db.tables() if "__" in t]
+
+
+def test_writers_and_store_readers_refuse_a_server_that_was_never_migrated(empty_db):
+    ticks = make_ticks(50)
+    with pytest.raises(SchemaNotReadyError, match="run `qdbtools migrate`"):
+        empty_db.write_ticks(ticks, session_id="s", symbol="BTC_USDT")
+    frame = pd.DataFrame({"RSI_14": [1.0]}, index=pd.DatetimeIndex(["2024-03-01"], tz="UTC"))
+    with pytest.raises(SchemaNotReadyError):
+        empty_db.save_indicators(frame, "s", "BTC_USDT")
+    with pytest.raises(SchemaNotReadyError):
+        empty_db.load_indicators("s", "BTC_USDT")
+    assert empty_db.tables() == []  # nothing was auto-created without its DEDUP keys
+    empty_db.migrate()
+    assert empty_db.write_ticks(ticks, session_id="s", symbol="BTC_USDT").rows == 50
+
+
+def _ticks_table_without_keys(db):
+    db.execute(
+        "CREATE TABLE tick_prices (timestamp TIMESTAMP, session_id SYMBOL, symbol SYMBOL, trade_id LONG, "
+        "price DOUBLE, volume DOUBLE) TIMESTAMP(timestamp) PARTITION BY DAY WAL"
+    )
+    db.execute(
+        "INSERT INTO tick_prices VALUES ('2024-03-01T00:00:00Z', 's', 'B', 0, 10.0, 1.0), "
+        "('2024-03-01T00:00:01Z', 's', 'B', 0, 11.0, 1.0)"
+    )
+    db.wait_until_visible("tick_prices")
+
+
+def test_migrate_gives_a_table_created_without_its_keys_its_dedup_keys(empty_db):
+    _ticks_table_without_keys(empty_db)
+    empty_db.migrate()
+    keys = empty_db.sql("SELECT \"column\" FROM table_columns('tick_prices') WHERE upsertKey")
+    assert set(keys["column"]) == {"timestamp", "session_id", "symbol", "trade_id"}
+    ticks = empty_db.read_ticks("s", "B").reset_index()
+    empty_db.write_ticks(ticks, session_id="s", symbol="B")  # the same ticks again: nothing added
+    assert len(empty_db.read_ticks("s", "B")) == 2
+
+
+def test_migrate_refuses_a_table_without_keys_that_holds_duplicates(empty_db):
+    _ticks_table_without_keys(empty_db)
+    empty_db.execute("INSERT INTO tick_prices VALUES ('2024-03-01T00:00:00Z', 's', 'B', 0, 10.0, 1.0)")
+    empty_db.wait_until_visible("tick_prices")
+    with pytest.raises(MigrationError, match="1 of its rows repeat the key of another") as info:
+        empty_db.migrate()
+    assert info.value.version == 12
+    with pytest.raises(SchemaNotReadyError):
+        empty_db.write_ticks(make_ticks(5), session_id="s", symbol="B")

@@ -12,7 +12,7 @@ import pytest
 from qdbtools.checksum import values_checksum
 from qdbtools.config import Settings
 from qdbtools.database import Database
-from qdbtools.exceptions import DatabaseUnavailableError
+from qdbtools.exceptions import DatabaseUnavailableError, InvalidInputError
 from qdbtools.server import free_ports
 from qdbtools.service import IndicatorPersistenceService, IndicatorValue
 
@@ -243,3 +243,12 @@ def test_small_saves_without_a_dataframe_store_what_the_frame_path_stores(qdb, u
     assert details[0] == details[1] and details[0]["rows"] == row_by_row
     loaded = [asyncio.run(service.load_values(unique_id + s, "S'1", "RSI_14")) for s in ("_rows", "_frame")]
     assert loaded[0] == loaded[1] and len(loaded[0]) == row_by_row
+
+
+@pytest.mark.parametrize("metadata", ["text", 5, [1, 2]])
+def test_service_metadata_must_be_a_dict(qdb, unique_id, metadata):
+    service = IndicatorPersistenceService(questdb_provider=qdb)
+    bad = [IndicatorValue(timestamp=1_709_251_200.0, value=1.0), IndicatorValue(1_709_251_260.0, 2.0)]
+    bad[1].metadata = metadata
+    with pytest.raises(InvalidInputError, match=r"indicator_values\[1\]\.metadata must be a dict"):
+        asyncio.run(service.save_values(unique_id, "BTC", "RSI_14", bad))

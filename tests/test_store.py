@@ -308,3 +308,39 @@ def test_both_read_engines_load_identical_frames(qdb, unique_id, shape, variants
         assert set(long["indicator_id"]) == {"RSI_14"} and set(long["indicator_type"]) == {"general"}
         assert set(long["created_by"]) == {"tester"} and long["generation"].nunique() == 1
         np.testing.assert_array_equal(long["value"].to_numpy(), frame["RSI_14"].dropna().to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("where", "bad"),
+    [("session", "sess\x00ion"), ("symbol", "BTC\ud800"), ("variant", "RSI\x00"), ("scope", "sc\udcff")],
+)
+def test_unsendable_text_is_refused_before_anything_is_sent(qdb, unique_id, where, bad):
+    frame = values(5)
+    session_id, symbol, scope = unique_id, "BTC", None
+    if where == "session":
+        session_id += bad
+    elif where == "symbol":
+        symbol = bad
+    elif where == "variant":
+        frame = frame.rename(columns={"RSI_14": bad})
+    else:
+        scope = bad
+    with pytest.raises(InvalidInputError, match=r"NUL character|not valid Unicode"):
+        qdb.save_indicators(frame, session_id, symbol, scope=scope)
+    qdb.wait_until_visible("indicators")
+    count = qdb.fetch_rows("SELECT count() FROM indicators WHERE session_id LIKE :p", {"p": unique_id + "%"})
+    assert count == [(0,)]
+
+
+@pytest.mark.parametrize("metadata", ["not json", "[1, 2]", "5", '"text"'])
+def test_metadata_text_must_be_a_json_object(qdb, unique_id, metadata):
+    long = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2024-03-01", periods=3, freq="min", tz="UTC"),
+            "indicator_id": "RSI_14",
+            "value": [1.0, 2.0, 3.0],
+            "metadata": ['{"ok": 1}', metadata, None],
+        }
+    )
+    with pytest.raises(InvalidInputError, match="metadata at row 1 is not a JSON object"):
+        qdb.save_indicators(long, unique_id, "BTC")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError
 
-__all__ = ["key_text", "render_params", "time_range_filter", "to_utc_timestamp", "utc_text"]
+__all__ = ["key_text", "render_params", "sendable_text", "time_range_filter", "to_utc_timestamp", "utc_text"]
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -82,11 +82,28 @@ def render_params(query: str, params: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
+def sendable_text(name: str, value: str) -> str:
+    """``value`` if the server can store it: no NUL character, no lone surrogate."""
+    if "\x00" in value:
+        raise InvalidInputError(
+            f"{name} {value!r} contains a NUL character (position {value.index(chr(0))}), which QuestDB "
+            "cannot store; remove it"
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{name} {value!r} is not valid Unicode (a lone surrogate at position {exc.start}, often "
+            "from a file decoded with errors='surrogateescape'); fix or re-decode it"
+        ) from None
+    return value
+
+
 def key_text(name: str, value: Any) -> str:
-    """An id such as session_id or symbol: any string, the empty one included."""
+    """An id such as session_id or symbol: any string the server can store, the empty one included."""
     if not isinstance(value, str):
         raise InvalidInputError(f"{name} must be a string, got {type(value).__name__} {value!r}")
-    return value
+    return sendable_text(name, value)
 
 
 def time_range_filter(start: Any, end: Any, params: dict[str, Any]) -> str:

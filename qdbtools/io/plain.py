@@ -33,26 +33,37 @@ class PlainQueries:
     def run(
         self, query: str, params: Mapping[str, Any] | None = None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Column names and rows of ``query`` (``:name`` placeholders filled from ``params``)."""
+        """Column names and rows of ``query`` (``:name`` placeholders filled from ``params``).
+
+        A kept connection that fails to reach the server (it restarted since) is replaced and
+        the query sent once more on a new one: queries here only read.
+        """
         sql = render_params(query, params or {})
         conn = getattr(self._local, "conn", None)
-        try:
-            with sql_errors(self._settings, query):
-                if conn is None:
-                    conn = self._connect()
-                    self._local.conn = conn
-                    with self._lock:
-                        self._open.add(conn)
-                with conn.cursor() as cursor:
-                    cursor.execute(sql)
-                    return [d[0] for d in cursor.description or ()], cursor.fetchall()
-        except DatabaseUnavailableError:
-            self._local.conn = None
-            if conn is not None:
+        if conn is not None:
+            try:
+                return self._execute(conn, query, sql)
+            except DatabaseUnavailableError:
                 self._discard(conn)
+        with sql_errors(self._settings, query):
+            conn = self._connect()
+        self._local.conn = conn
+        with self._lock:
+            self._open.add(conn)
+        try:
+            return self._execute(conn, query, sql)
+        except DatabaseUnavailableError:
+            self._discard(conn)
             raise
 
+    def _execute(self, conn: Any, query: str, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with sql_errors(self._settings, query), conn.cursor() as cursor:
+            cursor.execute(sql)
+            return [d[0] for d in cursor.description or ()], cursor.fetchall()
+
     def _discard(self, conn: Any) -> None:
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
         with self._lock:
             self._open.discard(conn)
         with contextlib.suppress(Exception):  # already broken: nothing to close cleanly

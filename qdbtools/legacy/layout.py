@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -264,7 +265,43 @@ def _skip_tree(directory: Path, reason: str, skipped: list[Skipped]) -> None:
             found = True
             skipped.append(Skipped(Path(root) / name, reason))
     if not found:
-        logger.debug("legacy scan: empty unexpected directory %s", directory)
+        skipped.append(Skipped(directory, f"{reason} (an empty directory)"))
+
+
+#: Legacy files above this size are refused rather than read (the largest variant file of
+#: the old system held ~100k rows, about 10 MB).
+MAX_FILE_BYTES = 1 << 30
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a legacy file without opening it (None: it can)."""
+    try:
+        info = os.stat(path)  # follows symlinks: their target is what would be read
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc} (a dangling or looping symlink?)"
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _NOT_REGULAR if test(info.st_mode)), "not a regular file")
+        return f"{kind}, not a regular file; legacy files are regular CSV files"
+    if info.st_size > MAX_FILE_BYTES:
+        return f"too large: {info.st_size:,} bytes, over the limit of {MAX_FILE_BYTES:,} bytes"
+    if not os.access(path, os.R_OK):
+        return "cannot be read: permission denied"
+    return None
+
+
+def _accept(file: LegacyFile, files: list[LegacyFile], skipped: list[Skipped]) -> None:
+    problem = _file_problem(file.path)
+    if problem is None:
+        files.append(file)
+    else:
+        skipped.append(Skipped(file.path, problem))
 
 
 def _skip_hidden(entry: os.DirEntry[str], skipped: list[Skipped]) -> bool:
@@ -306,7 +343,7 @@ def _scan_indicators(
         except InvalidInputError as exc:
             skipped.append(Skipped(path, str(exc)))
             continue
-        files.append(LegacyFile(path, "indicators", session_id, symbol, variant_type, variant_id))
+        _accept(LegacyFile(path, "indicators", session_id, symbol, variant_type, variant_id), files, skipped)
 
 
 def _scan_symbol(directory: Path, session_id: str, files: list[LegacyFile], skipped: list[Skipped]) -> None:
@@ -345,7 +382,7 @@ def _scan_session(directory: Path, files: list[LegacyFile], skipped: list[Skippe
             continue
         is_dir = _is_dir(entry)
         if entry.name == _PRICES_FILE and not is_dir:
-            files.append(LegacyFile(path, "prices", session_id))
+            _accept(LegacyFile(path, "prices", session_id), files, skipped)
         elif entry.name == _INDICATORS_DIR and is_dir:
             _skip_tree(
                 path,

@@ -126,18 +126,24 @@ def _committed_checksum(db: Database, legacy: LegacyFile) -> str | None:
 def _migrate_indicator_file(
     db: Database | None, legacy: LegacyFile, result: FileResult, dry_run: bool
 ) -> None:
-    frame = read_indicator_csv(legacy)
+    read = read_indicator_csv(legacy)
+    # A row without a value (NaN) is not stored (the store's rule): the file's content is
+    # its other rows, and that is what is checksummed, imported and verified.
+    blank = read["value"].isna().to_numpy()
+    frame = read[~blank].reset_index(drop=True)
+    note = f"{int(blank.sum())} rows without a value (NaN) are not stored" if blank.any() else None
     result.rows = len(frame)
     result.csv_checksum = csv_checksum(legacy, frame)
     if frame.empty:
-        result.status, result.reason = "skipped", "the file has no rows"
+        result.status, result.reason = "skipped", note or "the file has no rows"
+        return
+    result.reason = note
+    if db is not None and _committed_checksum(db, legacy) == result.csv_checksum:
+        result.status = "already migrated"
+        result.db_checksum = result.csv_checksum
         return
     if dry_run or db is None:
         result.status = "would import"
-        return
-    if _committed_checksum(db, legacy) == result.csv_checksum:
-        result.status = "already migrated"
-        result.db_checksum = result.csv_checksum
         return
     stored = db.save_indicators(
         frame, legacy.session_id, legacy.symbol, "overwrite", variant_type=legacy.variant_type
@@ -150,6 +156,7 @@ def _migrate_indicator_file(
         result.status = "mismatched"
         result.reason = (
             f"{len(frame)} rows in the CSV, {len(back)} in QuestDB (generation {stored.generation})"
+            + (f"; {note}" if note else "")
         )
     else:
         result.status = "verified"
@@ -172,12 +179,17 @@ def _migrate_prices_file(db: Database | None, legacy: LegacyFile, result: FileRe
         result.status, result.reason = "skipped", "the file has no rows"
         return
     result.csv_checksum = ticks_checksum(frame)
-    if dry_run or db is None:
+    if db is None:
         result.status = "would import"
         return
     symbols = sorted(frame["symbol"].unique())
     start, end = frame["timestamp"].min(), frame["timestamp"].max() + pd.Timedelta(microseconds=1)
     present = _stored_ticks(db, legacy.session_id, symbols, start, end)
+    if dry_run and (present.empty or ticks_checksum(present) != result.csv_checksum):
+        result.status = "would import" if present.empty else "mismatched"
+        if not present.empty:
+            result.reason = f"tick_prices holds {len(present)} other ticks in the file's time range"
+        return
     if present.empty:
         db.write_ticks(frame, session_id=legacy.session_id)
         present = _stored_ticks(db, legacy.session_id, symbols, start, end)
@@ -226,8 +238,6 @@ def migrate_csv(
     MigrationRun
         Per-file results and a summary; ``run.ok`` is False when anything mismatched or failed.
     """
-    from tqdm.auto import tqdm
-
     started = time.perf_counter()
     base = Path(data_dir)
     files, skipped = scan_tree(base)
@@ -239,6 +249,20 @@ def migrate_csv(
         shutil.copytree(base, target, dirs_exist_ok=True)
         run.backup = str(target)
     run.files.extend(FileResult(str(s.path), "unknown", "skipped", reason=s.reason) for s in skipped)
+    try:
+        _migrate_files(db, files, run, dry_run, progress)
+    finally:  # also when interrupted: the report says what was done so far
+        run.seconds = time.perf_counter() - started
+        if report is not None:
+            run.to_json(report)
+    return run
+
+
+def _migrate_files(
+    db: Database | None, files: list[LegacyFile], run: MigrationRun, dry_run: bool, progress: bool
+) -> None:
+    from tqdm.auto import tqdm
+
     for legacy in tqdm(files, desc="migrating CSV files", unit="file") if progress else files:
         result = FileResult(
             str(legacy.path),
@@ -256,11 +280,7 @@ def migrate_csv(
                 _migrate_indicator_file(db, legacy, result, dry_run)
         except InvalidInputError as exc:
             result.status, result.reason = "skipped", str(exc)
-        except QdbToolsError as exc:
+        except (QdbToolsError, OSError) as exc:
             result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"
-            log.error("migrating a CSV file failed", extra={"path": str(legacy.path), "error": str(exc)})
+            log.error("migrating %s failed: %s", legacy.path, exc, extra={"path": str(legacy.path)})
         run.files.append(result)
-    run.seconds = time.perf_counter() - started
-    if report is not None:
-        run.to_json(report)
-    return run

@@ -18,6 +18,7 @@ from questdb import TimestampMicros
 
 from qdbtools.checksum import micros_checksum
 from qdbtools.exceptions import InvalidInputError
+from qdbtools.io.literals import sendable_text
 from qdbtools.io.small_frames import ROW_BY_ROW_MAX_ROWS
 from qdbtools.io.writer import send_rows
 from qdbtools.store._commits import MODES
@@ -45,6 +46,7 @@ def _texts(name: str, items: Any, picks: np.ndarray, default: str | None) -> lis
     for value in set(chosen) - {None}:
         if not isinstance(value, str):
             raise InvalidInputError(f"{name} must be a string or None, got {type(value).__name__} {value!r}")
+        sendable_text(name, value)
     return chosen if default is None else [default if v is None else v for v in chosen]
 
 
@@ -60,6 +62,7 @@ def save_columns(db: Database, columns: VariantColumns, mode: str, *, wait: bool
     started = time.perf_counter()
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    db.require_schema()
     if not _fits_row_by_row(columns):
         rows = rows_from_columns(columns)
         return save_rows(db, rows, columns.session_id, columns.symbol, mode, wait=wait, started=started)

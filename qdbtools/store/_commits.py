@@ -125,6 +125,7 @@ def committed(
     """
     if variant_ids is not None and not variant_ids:
         return {}
+    db.require_schema()
     db.wait_for_own_writes(["indicators"])
     query, params = marker_query(
         session_id, symbol, variant_ids, variant_type=variant_type, as_of=as_of, details=details

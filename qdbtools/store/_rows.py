@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError, MissingColumnsError
-from qdbtools.io.literals import key_text
+from qdbtools.io.literals import key_text, sendable_text
 from qdbtools.io.writer import prepare_frame
 from qdbtools.schema import INDICATOR_COLUMNS
 
@@ -38,7 +38,7 @@ def text_argument(name: str, value: Any, *, allow_none: bool = False) -> str | N
         return None
     if not isinstance(value, str) or not value:
         raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
-    return value
+    return sendable_text(name, value)
 
 
 def _metadata_text(value: Any) -> str | None:
@@ -63,10 +63,30 @@ def _one_key_in_time_order(rows: pd.DataFrame) -> bool:
 
 
 def _symbol_column(column: pd.Series) -> pd.Categorical:
-    """A categorical of strings, as ``Sender.dataframe`` sends it (NULL stays NULL)."""
+    """A categorical of strings, as ``Sender.dataframe`` sends it (NULL stays NULL), each sendable."""
     if isinstance(column.dtype, pd.CategoricalDtype) and str(column.cat.categories.dtype) == "str":
-        return column.array
-    return pd.Categorical(column.astype("str").where(column.notna(), None))
+        categorical = column.array
+    else:
+        categorical = pd.Categorical(column.astype("str").where(column.notna(), None))
+    for value in categorical.categories:
+        sendable_text(str(column.name), value)
+    return categorical
+
+
+def _check_metadata(texts: pd.Series) -> None:
+    """Every distinct metadata text is a JSON object (what the service reads back as a dict)."""
+    for text in texts.dropna().unique():
+        sendable_text("metadata", text)
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            position = int(np.flatnonzero((texts == text).to_numpy())[0])
+            raise InvalidInputError(
+                f"metadata at row {position} is not a JSON object: {text[:200]!r}. Give a dict, or "
+                "JSON text of an object"
+            )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -178,6 +198,7 @@ def _text_codes(name: str, items: Sequence[Any] | None, n: int, default: str | N
     for value in uniques:
         if not isinstance(value, str):
             raise InvalidInputError(f"{name} must be a string or None, got {type(value).__name__} {value!r}")
+        sendable_text(name, value)
     if default is not None and (codes < 0).any():
         uniques = pd.Index([*uniques, default]) if default not in uniques else pd.Index(uniques)
         codes = np.where(codes < 0, uniques.get_loc(default), codes)
@@ -336,6 +357,8 @@ def to_rows(
         "empty",
     ):
         rows["metadata"] = rows["metadata"].map(_metadata_text)
+    if "metadata" in rows.columns:
+        _check_metadata(rows["metadata"].reset_index(drop=True))
     rows = prepare_frame(rows, at="timestamp", symbols=())
     ids = rows["indicator_id"]
     if pd.api.types.infer_dtype(ids, skipna=False) not in ("string", "empty") or (ids == "").any():

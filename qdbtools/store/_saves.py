@@ -236,6 +236,7 @@ def save_rows(
     """Send rows shaped as :func:`~qdbtools.store.to_rows` returns them, with their commit markers."""
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    db.require_schema()
     started = time.perf_counter() if started is None else started
     if rows.empty:
         return SaveResult(0, mode, seconds=time.perf_counter() - started)
