@@ -145,3 +145,20 @@ def test_flat_stretch_stays_flat() -> None:
     np.testing.assert_allclose(cci, talib.CCI(a["h"], a["l"], a["c"], 20), rtol=1e-9, atol=1e-8)
     fastk = ind.stochf(df.high, df.low, df.close, 14, 1)["k"].to_numpy()
     np.testing.assert_array_equal(fastk[-450:], 0.0)
+
+
+def test_the_kernels_run_as_plain_python_and_give_the_compiled_results(monkeypatch) -> None:
+    """The kernels are ordinary functions: uncompiled, they compute what numba compiles."""
+    from types import SimpleNamespace
+
+    from qdbtools.indicators import _kernels, _kernels_window
+
+    data = make_ohlcv(400, 25, 50.0, tick=0.01)
+    data.iloc[[0, 41, 42, 200], data.columns.get_loc("close")] = np.nan
+    compiled = {case.id: outputs(case.ours(data)) for case in CASES}
+    plain = {n: getattr(m, n) for m in (_kernels, _kernels_window) for n in m.__all__}
+    assert set(plain) == set(vars(_jit.KERNELS))
+    monkeypatch.setattr(_jit, "KERNELS", SimpleNamespace(**plain))
+    for case in CASES:
+        for got, want in zip(outputs(case.ours(data)), compiled[case.id], strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-14, atol=0, equal_nan=True, err_msg=case.id)

@@ -1,4 +1,4 @@
-"""qdbtools.legacy.layout: the old CSV store's paths, tree scan, readers, writer and checksums (pure)."""
+"""qdbtools.legacy: the old CSV store's paths, tree scan, readers, writer and checksums (pure)."""
 
 from __future__ import annotations
 

@@ -217,6 +217,6 @@ def test_special_files_are_skipped_with_reasons_and_the_rest_migrates(qdb, tmp_p
 def test_files_over_the_size_limit_are_refused_unread(qdb, tmp_path, unique_id, monkeypatch):
     root = tmp_path / "data"
     big = _indicator_file(root, unique_id, "BTC_USDT", "general_RSI_14.csv", ["1709251200,50.0,0.5"])
-    monkeypatch.setattr("qdbtools.legacy.layout.MAX_FILE_BYTES", big.stat().st_size - 1)
+    monkeypatch.setattr("qdbtools.legacy.scan.MAX_FILE_BYTES", big.stat().st_size - 1)
     run = migrate_csv(qdb, root, progress=False)
     assert run.files[0].status == "skipped" and "too large" in run.files[0].reason

@@ -259,7 +259,7 @@ def rolling_sum(x: FloatArray, n: int) -> FloatArray:
     """
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.window_sum_kernel(x, n, 1.0, out)
+        _jit.KERNELS.window_sum_kernel(x, n, 1.0, out)
         return out
     return chunked(lambda a: _doubling((a,), n, _sum_combine), (x,), n)[0]
 
@@ -268,7 +268,7 @@ def rolling_mean(x: FloatArray, n: int) -> FloatArray:
     """Mean of the last ``n`` values; with numba bit-identical to ``talib.SMA`` on NaN-free input."""
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.window_sum_kernel(x, n, float(n), out)
+        _jit.KERNELS.window_sum_kernel(x, n, float(n), out)
         return out
     out = rolling_sum(x, n)
     out /= n
@@ -283,7 +283,7 @@ def pairwise_mean(x: FloatArray, n: int) -> FloatArray:
     """
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.tree_kernel(x, n, out)
+        _jit.KERNELS.tree_kernel(x, n, out)
     else:
         out = chunked(lambda a: _doubling((a,), n, _sum_combine), (x,), n)[0]
     out /= n
@@ -339,7 +339,7 @@ def rolling_max(x: FloatArray, n: int) -> FloatArray:
     """Highest of the last ``n`` values (NaN if any of them is NaN)."""
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.rolling_max_kernel(x, n, out)
+        _jit.KERNELS.rolling_extreme_kernel(x, n, 1.0, out)
         return out
     return chunked(lambda a: (_rolling_idempotent(a, n, np.maximum),), (x,), n)[0]
 
@@ -348,7 +348,7 @@ def rolling_min(x: FloatArray, n: int) -> FloatArray:
     """Lowest of the last ``n`` values (NaN if any of them is NaN)."""
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.rolling_min_kernel(x, n, out)
+        _jit.KERNELS.rolling_extreme_kernel(x, n, -1.0, out)
         return out
     return chunked(lambda a: (_rolling_idempotent(a, n, np.minimum),), (x,), n)[0]
 
@@ -459,14 +459,14 @@ def smooth(
     used by the directional indicators (expressed as an average).
 
     With numba installed this is one compiled pass
-    (:func:`qdbtools.indicators._jit.smooth_kernel`); otherwise the blocked
+    (:func:`qdbtools.indicators._kernels.smooth_kernel`, compiled); otherwise the blocked
     scan below, equal to ~1e-15 relative.
     """
     div = float(seed_len if seed_div is None else seed_div)
     emit = seed_len - 1 if emit_from is None else emit_from
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.smooth_kernel(x, alpha, seed_len, div, emit, out)
+        _jit.KERNELS.smooth_kernel(x, alpha, seed_len, div, emit, out)
         return out
     b = 1.0 - alpha
     start = single_run_start(x)

@@ -29,7 +29,7 @@ def rsi_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
     def build() -> FloatArray:
         if _jit.ENABLED:
             out = np.empty(ctx[src].size)
-            _jit.rsi_kernel(ctx[src], n, out)
+            _jit.KERNELS.rsi_kernel(ctx[src], n, out)
             return out
         gains, losses = _gains_losses(ctx, src)
         avg_gain = k.wilder(gains, n)
@@ -49,7 +49,7 @@ def macd_k(
     x = ctx[src]
     if _jit.ENABLED:
         line, sig, hist = np.empty(x.size), np.empty(x.size), np.empty(x.size)
-        _jit.macd_kernel(x, ema_k(ctx, slow, src), fast, slow, signal, line, sig, hist)
+        _jit.KERNELS.macd_kernel(x, ema_k(ctx, slow, src), fast, slow, signal, line, sig, hist)
         return line, sig, hist
     fast_ema = ctx.memo(("ema_from", src, fast, slow), lambda: k.ema(k.mask_run_heads(x, slow - fast), fast))
     line = fast_ema - ema_k(ctx, slow, src)
@@ -69,7 +69,7 @@ def _extremes(ctx: Ctx, cols: tuple[str, ...], n: int) -> tuple[FloatArray, Floa
 def _fastk(close: FloatArray, highest: FloatArray, lowest: FloatArray) -> FloatArray:
     if _jit.ENABLED:
         res = np.empty(close.size)
-        _jit.fastk_kernel(close, highest, lowest, res)
+        _jit.KERNELS.fastk_kernel(close, highest, lowest, res)
         return res
     span = highest - lowest
     flat = k.near_zero(span, highest, lowest)
@@ -116,7 +116,7 @@ def willr_k(ctx: Ctx, n: int) -> FloatArray:
     highest, lowest = _extremes(ctx, HLC, n)
     if _jit.ENABLED:
         res = np.empty(highest.size)
-        _jit.willr_kernel(ctx.inputs(*HLC)[2], highest, lowest, res)
+        _jit.KERNELS.willr_kernel(ctx.inputs(*HLC)[2], highest, lowest, res)
         return res
     span = highest - lowest
     flat = k.near_zero(span, highest, lowest)
@@ -140,7 +140,7 @@ def cci_k(ctx: Ctx, n: int) -> FloatArray:
     mean = k.pairwise_mean(tp, n)
     if _jit.ENABLED:
         res = np.empty(tp.size)
-        _jit.cci_kernel(tp, mean, n, res)
+        _jit.KERNELS.cci_kernel(tp, mean, n, res)
         return res
     size = tp.size
     dev = np.zeros(size)
@@ -169,7 +169,7 @@ def roc_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
     x = ctx[src]
     if _jit.ENABLED:
         res = np.empty(x.size)
-        _jit.roc_kernel(x, n, res)
+        _jit.KERNELS.roc_kernel(x, n, res)
         return res
     prev = k.shift(x, n)
     out = k.safe_divide(x, prev, 1.0)

@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError, QdbToolsError
-from qdbtools.legacy.layout import LegacyFile, csv_checksum, read_indicator_csv, read_prices_csv, scan_tree
+from qdbtools.legacy.files import csv_checksum, read_indicator_csv, read_prices_csv
+from qdbtools.legacy.paths import LegacyFile
+from qdbtools.legacy.scan import scan_tree
 from qdbtools.store import committed
 
 if TYPE_CHECKING:

@@ -1,18 +1,8 @@
-"""The old trading system's CSV store: file paths, the tree scan, reading and writing its files.
-
-Layout (``base_dir`` is the old system's ``data/`` directory)::
-
-    {base_dir}/{session_id}/prices.csv
-    {base_dir}/{session_id}/{symbol}/indicators/{variant_type}_{variant_id}.csv
-
-``variant_type`` never contains ``_``: a file stem splits at its FIRST ``_``
-(``momentum_MACD_12_26_9`` is type ``momentum``, id ``MACD_12_26_9``). The file name is the
-truth of the old system; rows whose ``indicator_type``/``indicator_id`` disagree with it are
-an error. Everything is UTC: epoch seconds are converted to microseconds from their decimal
-text, never through local time.
+"""Reading and writing the legacy CSV files: indicator variants and session prices, and their checksums.
 
 Frames are "long": one row per timestamp, the columns of :data:`INDICATOR_COLUMNS` or
-:data:`PRICE_COLUMNS`; ``timestamp`` is ``datetime64[us, UTC]``.
+:data:`PRICE_COLUMNS`; ``timestamp`` is ``datetime64[us, UTC]``. Epoch seconds are converted
+to microseconds from their decimal text, never through local time.
 """
 
 from __future__ import annotations
@@ -20,10 +10,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import stat
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -33,21 +20,18 @@ import pyarrow.compute as pc
 from qdbtools.checksum import values_checksum
 from qdbtools.exceptions import InvalidInputError, MissingColumnsError
 from qdbtools.legacy import _csv
+from qdbtools.legacy.paths import LegacyFile, variant_of
 
 __all__ = [
     "INDICATOR_COLUMNS",
     "PRICE_COLUMNS",
-    "LegacyFile",
-    "Skipped",
     "csv_checksum",
-    "indicator_path",
     "read_indicator_csv",
     "read_prices_csv",
-    "scan_tree",
     "write_indicator_csv",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("qdbtools.legacy")
 
 #: Columns of an indicator CSV, in file order (also the columns of :func:`read_indicator_csv`).
 INDICATOR_COLUMNS: tuple[str, ...] = (
@@ -69,412 +53,8 @@ PRICE_COLUMNS: tuple[str, ...] = ("timestamp", "symbol", "price", "volume")
 _LATE_COLUMNS: tuple[str, ...] = ("scope", "user_id", "created_by")
 _TEXT_COLUMNS: tuple[str, ...] = INDICATOR_COLUMNS[3:]
 _OPTIONAL_TEXT: tuple[str, ...] = ("indicator_name", "metadata", *_LATE_COLUMNS)
-_INDICATORS_DIR = "indicators"
-_PRICES_FILE = "prices.csv"
-_MAX_NAME_BYTES = 255
 _ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$"
 _WRITE_NUMERIC = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "empty"})
-
-
-@dataclass(frozen=True)
-class LegacyFile:
-    """One file of the legacy tree, with the ids its path gives.
-
-    Attributes
-    ----------
-    path : Path
-        The file.
-    kind : {"indicators", "prices"}
-        An indicator variant's values, or a session's ticks.
-    session_id : str
-        The session directory's name.
-    symbol, variant_type, variant_id : str or None
-        For ``"indicators"``: the symbol directory and the two halves of the file stem.
-        ``None`` for ``"prices"``.
-    """
-
-    path: Path
-    kind: Literal["indicators", "prices"]
-    session_id: str
-    symbol: str | None = None
-    variant_type: str | None = None
-    variant_id: str | None = None
-
-    def __post_init__(self) -> None:
-        ids = (self.symbol, self.variant_type, self.variant_id)
-        if self.kind == "indicators":
-            if any(part is None for part in ids):
-                raise InvalidInputError(
-                    f"{self.path}: an indicators LegacyFile needs symbol, variant_type and variant_id"
-                )
-        elif self.kind == "prices":
-            if any(part is not None for part in ids):
-                raise InvalidInputError(
-                    f"{self.path}: a prices LegacyFile has no symbol, variant_type or variant_id"
-                )
-        else:
-            raise InvalidInputError(f"LegacyFile kind must be 'indicators' or 'prices', got {self.kind!r}")
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file (or hidden directory) of the legacy tree that :func:`scan_tree` did not accept.
-
-    Attributes
-    ----------
-    path : Path
-        The file or directory.
-    reason : str
-        Why, for a person reading the migration log.
-    """
-
-    path: Path
-    reason: str
-
-
-# --------------------------------------------------------------------------- paths
-
-
-def _name_problem(value: object) -> str | None:
-    """Why ``value`` cannot be one path part (a directory or file name), else ``None``."""
-    if not isinstance(value, str):
-        return f"must be a string, got {type(value).__name__}"
-    if value == "":
-        return "is empty"
-    if value in (".", ".."):
-        return f"is {value!r}, which would leave its directory"
-    if "/" in value or "\\" in value or (os.altsep and os.altsep in value):
-        return "contains a path separator, which could escape the base directory"
-    if value.startswith("."):
-        return "starts with '.' (hidden names are not legacy files)"
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        return "contains a control character"
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        return "is not valid Unicode text (lone surrogate)"
-    if size > _MAX_NAME_BYTES:
-        return f"is {size} bytes long; file names allow at most {_MAX_NAME_BYTES}"
-    return None
-
-
-def _check_name(part: str, value: object) -> str:
-    problem = _name_problem(value)
-    if problem is not None:
-        raise InvalidInputError(f"{part} {value!r} {problem}")
-    assert isinstance(value, str)
-    return value
-
-
-def _split_stem(stem: str) -> tuple[str, str]:
-    """``{variant_type}_{variant_id}`` → the two halves (split at the FIRST ``_``)."""
-    variant_type, separator, variant_id = stem.partition("_")
-    if not separator:
-        raise InvalidInputError(
-            f"file name {stem!r} has no '_' between variant_type and variant_id "
-            "(expected {variant_type}_{variant_id}.csv)"
-        )
-    if not variant_type:
-        raise InvalidInputError(f"file name {stem!r} has an empty variant_type before its first '_'")
-    if not variant_id:
-        raise InvalidInputError(f"file name {stem!r} has an empty variant_id after its first '_'")
-    for part, value in (("variant_type", variant_type), ("variant_id", variant_id)):
-        problem = _name_problem(value)
-        if problem is not None:
-            raise InvalidInputError(f"file name {stem!r}: {part} {value!r} {problem}")
-    return variant_type, variant_id
-
-
-def _variant_of(path: Path) -> tuple[str, str]:
-    if path.suffix != ".csv":
-        raise InvalidInputError(f"{path}: an indicator file name ends in .csv")
-    try:
-        return _split_stem(path.stem)
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"{path}: {exc}") from None
-
-
-def indicator_path(
-    base_dir: str | os.PathLike[str],
-    session_id: str,
-    symbol: str,
-    variant_type: str,
-    variant_id: str,
-) -> Path:
-    """Path of one variant's CSV file: ``{base_dir}/{session_id}/{symbol}/indicators/{type}_{id}.csv``.
-
-    Every part is checked, since ids arrive from callers and a hostile one could otherwise
-    escape ``base_dir``: non-empty text, no path separator, not ``.``/``..`` nor hidden, no
-    control character; ``variant_type`` without ``_`` (the stem splits at the first ``_``);
-    ``symbol`` not ``indicators``.
-
-    Raises
-    ------
-    InvalidInputError
-        Naming the part and why it is refused.
-
-    Examples
-    --------
-    >>> indicator_path("data", "sess_1", "BTC_USDT", "momentum", "RSI_14").as_posix()
-    'data/sess_1/BTC_USDT/indicators/momentum_RSI_14.csv'
-    """
-    _check_name("session_id", session_id)
-    _check_name("symbol", symbol)
-    _check_name("variant_type", variant_type)
-    _check_name("variant_id", variant_id)
-    if "_" in variant_type:
-        head, _, tail = f"{variant_type}_{variant_id}".partition("_")
-        raise InvalidInputError(
-            f"variant_type {variant_type!r} contains '_': the file name would be read back as "
-            f"variant_type {head!r}, variant_id {tail!r}"
-        )
-    if symbol == _INDICATORS_DIR:
-        raise InvalidInputError(f"symbol {symbol!r} is reserved: it would look like a missing symbol level")
-    name = f"{variant_type}_{variant_id}.csv"
-    problem = _name_problem(name)
-    if problem is not None:
-        raise InvalidInputError(f"file name {name!r} {problem}")
-    return Path(base_dir) / session_id / symbol / _INDICATORS_DIR / name
-
-
-# --------------------------------------------------------------------------- scan
-
-
-def _entries(directory: Path, skipped: list[Skipped]) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(directory) as listing:
-            return sorted(listing, key=lambda entry: entry.name)
-    except OSError as exc:
-        skipped.append(Skipped(directory, f"cannot be listed: {exc.strerror or exc}"))
-        return []
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
-
-
-def _skip_tree(directory: Path, reason: str, skipped: list[Skipped]) -> None:
-    """Report every file below an unexpected directory (symlinked directories are not followed)."""
-    found = False
-    for root, dirs, files in os.walk(directory):
-        dirs.sort()
-        for name in sorted(files):
-            found = True
-            skipped.append(Skipped(Path(root) / name, reason))
-    if not found:
-        skipped.append(Skipped(directory, f"{reason} (an empty directory)"))
-
-
-#: Legacy files above this size are refused rather than read (the largest variant file of
-#: the old system held ~100k rows, about 10 MB).
-MAX_FILE_BYTES = 1 << 30
-
-_NOT_REGULAR = (
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-)
-
-
-def _file_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be read as a legacy file without opening it (None: it can)."""
-    try:
-        info = os.stat(path)  # follows symlinks: their target is what would be read
-    except OSError as exc:
-        return f"cannot be read: {exc.strerror or exc} (a dangling or looping symlink?)"
-    if not stat.S_ISREG(info.st_mode):
-        kind = next((name for test, name in _NOT_REGULAR if test(info.st_mode)), "not a regular file")
-        return f"{kind}, not a regular file; legacy files are regular CSV files"
-    if info.st_size > MAX_FILE_BYTES:
-        return f"too large: {info.st_size:,} bytes, over the limit of {MAX_FILE_BYTES:,} bytes"
-    if not os.access(path, os.R_OK):
-        return "cannot be read: permission denied"
-    return None
-
-
-def _accept(file: LegacyFile, files: list[LegacyFile], skipped: list[Skipped]) -> None:
-    problem = _file_problem(file.path)
-    if problem is None:
-        files.append(file)
-    else:
-        skipped.append(Skipped(file.path, problem))
-
-
-def _skip_hidden(entry: os.DirEntry[str], skipped: list[Skipped]) -> bool:
-    if not entry.name.startswith("."):
-        return False
-    path = Path(entry.path)
-    if _is_dir(entry):
-        reason = "hidden directory, not scanned"
-    elif entry.name.endswith(".tmp"):
-        reason = "hidden temporary file, likely left by an interrupted write"
-    else:
-        reason = "hidden file"
-    skipped.append(Skipped(path, reason))
-    return True
-
-
-def _scan_indicators(
-    directory: Path, session_id: str, symbol: str, files: list[LegacyFile], skipped: list[Skipped]
-) -> None:
-    for entry in _entries(directory, skipped):
-        path = Path(entry.path)
-        if _skip_hidden(entry, skipped):
-            continue
-        if _is_dir(entry):
-            _skip_tree(
-                path,
-                f"wrong depth: inside a directory below {session_id}/{symbol}/indicators/ "
-                "(indicator files sit directly in indicators/)",
-                skipped,
-            )
-            continue
-        if path.suffix != ".csv":
-            skipped.append(
-                Skipped(path, "not a .csv file (indicators/ holds {variant_type}_{variant_id}.csv)")
-            )
-            continue
-        try:
-            variant_type, variant_id = _split_stem(path.stem)
-        except InvalidInputError as exc:
-            skipped.append(Skipped(path, str(exc)))
-            continue
-        _accept(LegacyFile(path, "indicators", session_id, symbol, variant_type, variant_id), files, skipped)
-
-
-def _scan_symbol(directory: Path, session_id: str, files: list[LegacyFile], skipped: list[Skipped]) -> None:
-    symbol = directory.name
-    for entry in _entries(directory, skipped):
-        path = Path(entry.path)
-        if _skip_hidden(entry, skipped):
-            continue
-        if entry.name == _INDICATORS_DIR and _is_dir(entry):
-            _scan_indicators(path, session_id, symbol, files, skipped)
-        elif _is_dir(entry):
-            _skip_tree(
-                path,
-                f"wrong depth: under {session_id}/{symbol}/ only indicators/ is expected",
-                skipped,
-            )
-        elif entry.name == _PRICES_FILE:
-            skipped.append(
-                Skipped(path, f"wrong depth: prices.csv belongs in the session directory {session_id}/")
-            )
-        elif path.suffix == ".csv":
-            skipped.append(
-                Skipped(path, f"wrong depth: indicator CSVs belong in {session_id}/{symbol}/indicators/")
-            )
-        else:
-            skipped.append(
-                Skipped(path, f"not a legacy file: under {session_id}/{symbol}/ only indicators/ is expected")
-            )
-
-
-def _scan_session(directory: Path, files: list[LegacyFile], skipped: list[Skipped]) -> None:
-    session_id = directory.name
-    for entry in _entries(directory, skipped):
-        path = Path(entry.path)
-        if _skip_hidden(entry, skipped):
-            continue
-        is_dir = _is_dir(entry)
-        if entry.name == _PRICES_FILE and not is_dir:
-            _accept(LegacyFile(path, "prices", session_id), files, skipped)
-        elif entry.name == _INDICATORS_DIR and is_dir:
-            _skip_tree(
-                path,
-                f"wrong depth: {session_id}/indicators/ lacks the symbol level "
-                f"(expected {session_id}/{{symbol}}/indicators/)",
-                skipped,
-            )
-        elif is_dir:
-            problem = _name_problem(entry.name)
-            if problem is None:
-                _scan_symbol(path, session_id, files, skipped)
-            else:
-                _skip_tree(path, f"symbol directory name {entry.name!r} {problem}", skipped)
-        elif path.suffix == ".csv":
-            skipped.append(
-                Skipped(
-                    path,
-                    "wrong depth: the only CSV of a session directory is prices.csv; indicator CSVs "
-                    f"belong in {session_id}/{{symbol}}/indicators/",
-                )
-            )
-        else:
-            skipped.append(
-                Skipped(
-                    path, "not a legacy file: a session directory holds prices.csv and {symbol}/ directories"
-                )
-            )
-
-
-def scan_tree(base_dir: str | os.PathLike[str]) -> tuple[list[LegacyFile], list[Skipped]]:
-    """Find the legacy files below ``base_dir``, in sorted order, and everything that does not fit.
-
-    Accepted: ``{session_id}/prices.csv`` and ``{session_id}/{symbol}/indicators/{type}_{id}.csv``.
-    Reported in ``skipped`` with a reason: files at the wrong depth (every file below an
-    unexpected directory), other files, CSVs whose stem has no ``_`` or an empty half, names
-    that :func:`indicator_path` would refuse, hidden files and directories (temporary files of
-    an interrupted write among them), directories that cannot be listed. Symlinked directories
-    at the expected levels are followed; below unexpected directories they are not.
-
-    Parameters
-    ----------
-    base_dir : str or PathLike
-        The old system's ``data/`` directory.
-
-    Returns
-    -------
-    files : list of LegacyFile
-        In path order (session, then symbol, then file name; ``prices.csv`` after the symbols).
-    skipped : list of Skipped
-        In path order.
-
-    Raises
-    ------
-    InvalidInputError
-        Only when ``base_dir`` is missing or not a directory; a malformed tree never raises.
-    """
-    base = Path(base_dir)
-    if not base.exists():
-        raise InvalidInputError(f"legacy base directory {base} does not exist")
-    if not base.is_dir():
-        raise InvalidInputError(f"legacy base directory {base} is not a directory")
-    files: list[LegacyFile] = []
-    skipped: list[Skipped] = []
-    for entry in _entries(base, skipped):
-        path = Path(entry.path)
-        if _skip_hidden(entry, skipped):
-            continue
-        if not _is_dir(entry):
-            skipped.append(
-                Skipped(
-                    path,
-                    "wrong depth: a file directly in the base directory (legacy files live in "
-                    "{session_id}/ directories)",
-                )
-            )
-            continue
-        problem = _name_problem(entry.name)
-        if problem is None:
-            _scan_session(path, files, skipped)
-        else:
-            _skip_tree(path, f"session directory name {entry.name!r} {problem}", skipped)
-    logger.info(
-        "legacy scan of %s: %d file(s), %d skipped",
-        base,
-        len(files),
-        len(skipped),
-        extra={"base_dir": str(base), "files": len(files), "skipped": len(skipped)},
-    )
-    return files, skipped
-
-
-# --------------------------------------------------------------------------- indicator files
 
 
 def _empty_indicator_frame() -> pd.DataFrame:
@@ -501,7 +81,7 @@ def _indicator_source(source: str | os.PathLike[str] | LegacyFile) -> tuple[Path
         assert source.variant_type is not None and source.variant_id is not None
         return Path(source.path), source.variant_type, source.variant_id
     path = Path(source)
-    return (path, *_variant_of(path))
+    return (path, *variant_of(path))
 
 
 def _check_duplicates(table: _csv.CsvTable, frame: pd.DataFrame) -> pd.DataFrame:
@@ -708,7 +288,7 @@ def write_indicator_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> in
         text. Nothing is written then.
     """
     target = Path(path)
-    variant_type, variant_id = _variant_of(target)
+    variant_type, variant_id = variant_of(target)
     missing = tuple(c for c in ("timestamp", "value", "indicator_id", "indicator_type") if c not in frame)
     if missing:
         raise MissingColumnsError(f"{target}: frame lacks column(s) {', '.join(missing)}", missing=missing)
