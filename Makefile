@@ -19,12 +19,14 @@ setup: $(BIN)/.installed
 demo: setup
 	$(BIN)/qdbtools demo
 
-## test: the whole test suite against a real QuestDB started by the pytest plugin
-test: setup
+## test: lint, then the whole test suite against a real QuestDB started by the pytest plugin
+test: setup lint
 	$(BIN)/python -m pytest
 
+## lint: ruff (rules and formatting) over the package, tests, benchmarks and notebooks
 lint: setup
-	$(BIN)/ruff check qdbtools tests benchmarks
+	$(BIN)/ruff check qdbtools tests benchmarks notebooks
+	$(BIN)/ruff format --check --extend-exclude "*.ipynb" qdbtools tests benchmarks notebooks
 
 ## notebooks: JupyterLab on notebooks/ in the same environment
 notebooks: setup

@@ -129,7 +129,7 @@ def raw_client_write(
     db: qdbtools.Database, frame: pd.DataFrame, table: str, symbols: tuple[str, ...]
 ) -> float:
     """``Sender.dataframe`` + ``flush`` alone (250k-row requests) on an already prepared frame."""
-    with db._sender() as sender:
+    with db.transport.sender() as sender:
         started = time.perf_counter()
         for start in range(0, len(frame), 250_000):
             sender.dataframe(
@@ -144,7 +144,7 @@ def server_only_write(
     db: qdbtools.Database, frame: pd.DataFrame, table: str, symbols: tuple[str, ...]
 ) -> float:
     """The server's share: buffers serialized beforehand, then only sent, ingested and applied."""
-    with db._sender() as sender:
+    with db.transport.sender() as sender:
         buffers = []
         for start in range(0, len(frame), 250_000):
             buffer = sender.new_buffer()

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import partial
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-import psycopg2
 import sqlalchemy as sa
 
 from qdbtools.config import Settings
-from qdbtools.exceptions import InvalidInputError, QueryError
-from qdbtools.io.engines import export_parquet
-from qdbtools.io.errors import sql_errors, unavailable
+from qdbtools.exceptions import InvalidInputError
+from qdbtools.io.connection import Connection
+from qdbtools.io.literals import check_read_only
 from qdbtools.io.market import aggregate_ohlcv, read_ohlcv, read_ticks
-from qdbtools.io.pgwire import QuestDBCursor
-from qdbtools.io.plain import PlainQueries
-from qdbtools.io.visibility import UnappliedWrites, wait_until_visible
 from qdbtools.io.writer import DEFAULT_CHUNK_ROWS, write_frame, write_ticks
 
 if TYPE_CHECKING:
@@ -33,11 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Database"]
 
-log = logging.getLogger(__name__)
 
-_READ_ONLY_START = re.compile(r"^\s*(?:\(\s*)*(select|with|show|explain|declare)\b", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,126}$")
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 
 
 class Database:
@@ -57,13 +47,8 @@ class Database:
     def __init__(self, settings: Settings, *, server: LocalServer | None = None) -> None:
         self.settings = settings
         self.server = server
-        self._engine: sa.Engine | None = None
-        self._parquet_export: bool | None = None
-        self._sender_instance: Any = None
-        self._sender_lock = threading.Lock()
-        self._lock = threading.Lock()
-        self._plain = PlainQueries(settings, partial(self._new_pg_connection, plain=True))
-        self._unapplied = UnappliedWrites()
+        #: The connections underneath (:class:`qdbtools.io.connection.Connection`).
+        self.transport = Connection(settings)
         self._schema_ready = False
 
     # -- connections --------------------------------------------------------------------
@@ -71,106 +56,32 @@ class Database:
     @property
     def engine(self) -> sa.Engine:
         """SQLAlchemy engine on the questdb-connect dialect (created on first use)."""
-        with self._lock:
-            if self._engine is None:
-                # module=psycopg2: questdb-connect's dialect names its own module as the DBAPI,
-                # whose Error is not psycopg2's, so a pooled connection the server had closed
-                # (idle for 5 minutes, or a restart) failed the pre-ping instead of being replaced.
-                self._engine = sa.create_engine(
-                    self.settings.sqlalchemy_url,
-                    creator=self._new_pg_connection,
-                    pool_pre_ping=True,
-                    module=psycopg2,
-                )
-            return self._engine
+        return self.transport.engine
 
-    def _new_pg_connection(self, *, plain: bool = False) -> Any:
-        # questdb-connect 1.1.4's connect() drops every argument but host, port, user,
-        # password and database, so connect_timeout would never reach libpq.
-        import questdb_connect
-
-        settings = self.settings
-        conn = psycopg2.connect(
-            cursor_factory=None if plain else QuestDBCursor,
-            host=settings.host,
-            port=settings.pg_port,
-            user=settings.username,
-            password=settings.password,
-            dbname=settings.database,
-            connect_timeout=max(2, round(settings.connect_timeout)),
-        )
-        if plain:
-            conn.autocommit = True
-            return conn
-        questdb_connect.get_keywords_list(conn)
-        questdb_connect.get_functions_list(conn)
-        return conn
-
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[sa.Connection]:
+    def connection(self) -> contextlib.AbstractContextManager[sa.Connection]:
         """A pooled SQLAlchemy connection; connection failures raise ``DatabaseUnavailableError``."""
-        try:
-            conn = self.engine.connect()
-        except (sa.exc.DBAPIError, psycopg2.Error) as exc:
-            raise unavailable(self.settings, "PG wire", getattr(exc, "orig", None) or exc) from exc
-        with conn:
-            yield conn
-
-    @contextlib.contextmanager
-    def _sender(self) -> Iterator[Any]:
-        """The database's ILP/HTTP ``Sender``, one writer at a time; dropped after a failure."""
-        from questdb import Sender
-
-        with self._sender_lock:
-            if self._sender_instance is None:
-                sender = Sender.from_conf(self.settings.ilp_conf + "auto_flush=off;")
-                sender.establish()
-                self._sender_instance = sender
-            try:
-                yield self._sender_instance
-            except BaseException:
-                self._drop_sender()
-                raise
-
-    def _drop_sender(self) -> None:
-        sender, self._sender_instance = self._sender_instance, None
-        if sender is not None:
-            with contextlib.suppress(Exception):  # the connection is already broken; nothing to flush
-                sender.close(flush=False)
+        return self.transport.connection()
 
     def fetch_rows(self, query: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one small read query and return its rows as tuples (see :mod:`qdbtools.io.plain`)."""
-        return self._plain.run(query, params)[1]
-
-    def _plain_frame(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        columns, rows = self._plain.run(query, params)
-        return pd.DataFrame(rows, columns=columns)
+        return self.transport.fetch_rows(query, params)
 
     # -- read-your-writes ---------------------------------------------------------------
 
     def note_unapplied(self, table: str) -> None:
         """Record that this database committed rows to ``table`` that may not be applied yet."""
-        self._unapplied.note(table)
+        self.transport.note_unapplied(table)
 
     def wait_for_own_writes(self, tables: Iterable[str], *, timeout: float = 60.0) -> None:
         """Wait until this database's own acknowledged writes to ``tables`` are visible.
 
         Costs nothing (no query) when this database has written nothing unapplied to them.
         """
-        noted = self._unapplied.pending(tables)
-        if noted:
-            wait_until_visible(self._plain_frame, sorted(noted), timeout=timeout)
-            self._unapplied.forget(noted)
+        self.transport.wait_for_own_writes(tables, timeout=timeout)
 
     def close(self) -> None:
         """Dispose of pooled connections (the server, if managed, is not stopped)."""
-        with self._lock:
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = None
-        self._plain.close()
-        with self._sender_lock:
-            self._drop_sender()
+        self.transport.close()
 
     def __enter__(self) -> Database:
         return self
@@ -201,41 +112,29 @@ class Database:
         --------
         >>> db.sql("SELECT * FROM tick_prices WHERE symbol = :s LIMIT 5", {"s": "BTC_USDT"})  # doctest: +SKIP
         """
-        stripped = _COMMENTS.sub(" ", query).strip().rstrip(";")
-        if not _READ_ONLY_START.match(stripped) or ";" in _strip_literals(stripped):
-            raise InvalidInputError(
-                f"Database.sql runs one read-only statement (SELECT, WITH, SHOW, EXPLAIN); got "
-                f"{query[:80]!r}. Pass values as :name parameters; use Database.execute for DDL"
-            )
-        return self._read(query, params)
+        check_read_only(query)
+        return self.transport.read(query, params)
 
     def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
         """Run one statement that returns no rows (DDL, ``INSERT``), with bind parameters."""
-        with self.connection() as conn, sql_errors(self.settings, statement):
-            conn.execute(sa.text(statement), dict(params or {}))
-            conn.commit()
-
-    def _read(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        with self.connection() as conn, sql_errors(self.settings, query):
-            result = conn.execute(sa.text(query), dict(params or {}))
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        self.transport.execute(statement, params)
 
     # -- server facts -------------------------------------------------------------------
 
     def server_version(self) -> str:
         """The server's release, e.g. ``"9.3.4"``."""
-        build = str(self._read("SELECT build()").iat[0, 0])
+        build = str(self.transport.read("SELECT build()").iat[0, 0])
         match = re.search(r"QuestDB (\S+?),", build)
         return match.group(1) if match else build
 
     def tables(self) -> list[str]:
         """Names of the user tables, sorted."""
-        frame = self._read("SELECT table_name FROM tables() ORDER BY table_name")
+        frame = self.transport.read("SELECT table_name FROM tables() ORDER BY table_name")
         return [name for name in frame["table_name"] if not name.startswith("sys.")]
 
     def ping(self) -> None:
         """Check that the server answers on PG wire; raise ``DatabaseUnavailableError`` if not."""
-        self._read("SELECT 1")
+        self.transport.read("SELECT 1")
 
     def wait_until_visible(self, tables: str | Iterable[str], *, timeout: float = 60.0) -> None:
         """Wait until rows committed to the WAL ``tables`` are visible to queries.
@@ -247,10 +146,7 @@ class Database:
         VisibilityError
             The commits were not applied within ``timeout`` seconds.
         """
-        names = [tables] if isinstance(tables, str) else list(tables)
-        noted = self._unapplied.pending(names)
-        wait_until_visible(self._plain_frame, names, timeout=timeout)
-        self._unapplied.forget(noted)
+        self.transport.wait_until_visible(tables, timeout=timeout)
 
     # -- market data --------------------------------------------------------------------
 
@@ -282,7 +178,9 @@ class Database:
         """
         if not _IDENTIFIER.match(table):
             raise InvalidInputError(f"table name {table!r} must match {_IDENTIFIER.pattern}")
-        return write_frame(self, frame, table, at=at, symbols=symbols, wait=wait, chunk_rows=chunk_rows)
+        return write_frame(
+            self.transport, frame, table, at=at, symbols=symbols, wait=wait, chunk_rows=chunk_rows
+        )
 
     def write_ticks(
         self,
@@ -316,7 +214,7 @@ class Database:
         """
         self.require_schema()
         return write_ticks(
-            self, frame, session_id=session_id, symbol=symbol, wait=wait, chunk_rows=chunk_rows
+            self.transport, frame, session_id=session_id, symbol=symbol, wait=wait, chunk_rows=chunk_rows
         )
 
     def read_ticks(
@@ -347,7 +245,7 @@ class Database:
             Indexed by a UTC ``DatetimeIndex`` named ``timestamp``; dtypes as in
             :data:`qdbtools.io.market.TICK_DTYPES`. Empty (same columns) when nothing matches.
         """
-        return read_ticks(self, session_id, symbol, start, end, columns, engine=engine)
+        return read_ticks(self.transport, session_id, symbol, start, end, columns, engine=engine)
 
     def read_ohlcv(
         self,
@@ -364,7 +262,7 @@ class Database:
         Columns and dtypes as in :data:`qdbtools.io.market.OHLCV_DTYPES`; ``engine`` as in
         :meth:`read_ticks`.
         """
-        return read_ohlcv(self, session_id, symbol, interval, start, end, engine=engine)
+        return read_ohlcv(self.transport, session_id, symbol, interval, start, end, engine=engine)
 
     def aggregate_ohlcv(self, session_id: str, symbol: str, interval: str = "1m") -> int:
         """Build ``interval`` bars from ``tick_prices`` inside QuestDB (``SAMPLE BY``); returns bars stored.
@@ -373,7 +271,7 @@ class Database:
         :data:`qdbtools.io.market.INTERVALS`.
         """
         self.require_schema()
-        return aggregate_ohlcv(self, session_id, symbol, interval)
+        return aggregate_ohlcv(self.transport, session_id, symbol, interval)
 
     # -- indicators -----------------------------------------------------------------------
 
@@ -579,15 +477,6 @@ class Database:
             self, session_id, symbol, keep_history=keep_history, orphan_grace=orphan_grace, dry_run=dry_run
         )
 
-    def _supports_parquet_export(self) -> bool:
-        if self._parquet_export is None:
-            try:
-                export_parquet(self, "SELECT 1 AS probe")
-                self._parquet_export = True
-            except QueryError:
-                self._parquet_export = False
-        return self._parquet_export
-
     # -- schema -------------------------------------------------------------------------
 
     def migrate(self) -> MigrationReport:
@@ -608,7 +497,3 @@ class Database:
 
             require_current_schema(self)
             self._schema_ready = True
-
-
-def _strip_literals(sql: str) -> str:
-    return re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", "''", sql)

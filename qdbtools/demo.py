@@ -8,7 +8,6 @@ therefore stores nothing new and reports the same figures.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["STANDARD_VARIANTS", "DemoReport", "find_samples", "run_demo"]
 
-log = logging.getLogger(__name__)
 
 STANDARD_VARIANTS = [
     "SMA_20",

@@ -8,7 +8,6 @@ given: the innermost active :func:`local_server`, else the database of the lates
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import tempfile
@@ -34,7 +33,6 @@ __all__ = [
     "use_as_default",
 ]
 
-log = logging.getLogger(__name__)
 
 #: Ports of the embedded default server; chosen away from QuestDB's own defaults so that
 #: it can run beside a QuestDB you installed yourself.

@@ -8,7 +8,7 @@ import pytest
 
 import qdbtools.indicators as ind
 from qdbtools.exceptions import InvalidVariantError
-from qdbtools.indicators import _core, _jit
+from qdbtools.indicators import _core, _jit, _recursions
 
 
 @pytest.fixture(scope="module")
@@ -192,13 +192,13 @@ def test_rsi_grid_shares_price_changes(ohlcv: pd.DataFrame, monkeypatch) -> None
 
 def test_shared_intermediates_across_families(ohlcv: pd.DataFrame, monkeypatch) -> None:
     calls = []
-    real = _core.wilder
+    real = _recursions.wilder
 
     def counting(x, n):
         calls.append(n)
         return real(x, n)
 
-    monkeypatch.setattr(_core, "wilder", counting)
+    monkeypatch.setattr(_recursions, "wilder", counting)
     ind.compute(ohlcv, ["ADX_14", "DX_14", "PLUS_DI_14", "MINUS_DI_14", "ATR_14", "NATR_14"])
     # ATR once (shared with NATR) and ADX's smoothing of DX once; the DI sums use smooth().
     # With numba, DI, DX and ADX come from one fused kernel (computed once for all four).

@@ -85,7 +85,7 @@ def test_reader_arguments_are_checked(qdb):
 
 
 def test_auto_engine_uses_the_parquet_export_on_this_server(qdb, stored_ticks):
-    assert qdb._supports_parquet_export()
+    assert qdb.transport.supports_parquet_export()
     session_id, _ = stored_ticks
     pd.testing.assert_frame_equal(
         qdb.read_ticks(session_id, "BTC_USDT"), qdb.read_ticks(session_id, "BTC_USDT", engine="fast")

@@ -49,9 +49,9 @@ def test_row_by_row_stores_what_the_dataframe_path_stores(qdb, unique_id, monkey
     frame = _frame(n)
     by_rows, by_frame = f"small_rows_{unique_id}", f"small_frame_{unique_id}"
     assert n <= ROW_BY_ROW_MAX_ROWS
-    write_frame(qdb, frame, by_rows, at="at", symbols=("tag", "same_tag"))
+    write_frame(qdb.transport, frame, by_rows, at="at", symbols=("tag", "same_tag"))
     monkeypatch.setattr("qdbtools.io.writer.ROW_BY_ROW_MAX_ROWS", 0)  # force Buffer.dataframe
-    write_frame(qdb, frame, by_frame, at="at", symbols=("tag", "same_tag"))
+    write_frame(qdb.transport, frame, by_frame, at="at", symbols=("tag", "same_tag"))
     columns = [qdb.sql(f"SELECT \"column\", type FROM table_columns('{t}')") for t in (by_rows, by_frame)]
     pd.testing.assert_frame_equal(columns[0], columns[1])
     pd.testing.assert_frame_equal(_stored(qdb, by_rows), _stored(qdb, by_frame), check_exact=True)

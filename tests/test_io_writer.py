@@ -201,7 +201,7 @@ def test_server_stopped_mid_write_reports_confirmed_rows_and_a_retry_adds_no_dup
     db = Database(server.settings, server=server)
     db.migrate()
     ticks = make_ticks(1000, seed=99)
-    real_sender = db._sender
+    real_sender = db.transport.sender
 
     class StopAfterFirstChunk:
         def __init__(self, sender):
@@ -221,7 +221,7 @@ def test_server_stopped_mid_write_reports_confirmed_rows_and_a_retry_adds_no_dup
         with real_sender() as sender:
             yield StopAfterFirstChunk(sender)
 
-    db._sender = sender_that_loses_its_server
+    db.transport.sender = sender_that_loses_its_server
     with pytest.raises(DatabaseError, match="400 of 1000 rows were written before the failure"):
         db.write_ticks(ticks, session_id="s", symbol="X", chunk_rows=400)
     db.close()

@@ -86,6 +86,10 @@ def test_notebook_runs(name: str, notebook_env: str, kernel_name: str, qdb: Data
     client.execute()  # CellExecutionError (with the failing cell) propagates
 
     assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    if any("plot" in c.source for c in code_cells):  # a chart must show inline, as an image
+        images = [o for c in code_cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert images, f"{name} draws a chart but shows no image/png output"
     # the notebook wrote under its own prefix, in the plugin's database
     sessions = qdb.sql(
         "SELECT DISTINCT session_id FROM tick_prices WHERE session_id LIKE :p", {"p": f"{notebook_env}_%"}

@@ -395,3 +395,11 @@ def test_several_symbols(bars):
 def test_bad_arguments(bars, kwargs, match):
     with pytest.raises(InvalidInputError, match=match):
         plot_indicators(bars, **kwargs)
+
+
+def test_charts_show_inline_in_jupyter_without_pyplot(plot, bars, ind):
+    """IPython displays an object through its ``_repr_png_``: the chart needs no %matplotlib."""
+    from IPython.core.formatters import PNGFormatter
+
+    png = PNGFormatter()(plot(bars, ind))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000

@@ -7,7 +7,7 @@ import pandas as pd
 import psycopg2
 import pytest
 
-import qdbtools.database
+import qdbtools.io.connection
 from qdbtools.database import Database
 from qdbtools.schema import MARKER_SESSION_COLUMN
 from qdbtools.store import SYMBOL_COLUMNS
@@ -56,13 +56,13 @@ def test_appends_to_a_variant_never_overwritten_accumulate(qdb, unique_id):
 
 def test_read_your_writes_waits_only_for_this_databases_unapplied_writes(qdb, unique_id, monkeypatch):
     waits: list[list[str]] = []
-    real = qdbtools.database.wait_until_visible
+    real = qdbtools.io.connection.wait_until_visible
 
     def counting(run_query, tables, **kwargs):
         waits.append(list(tables))
         return real(run_query, tables, **kwargs)
 
-    monkeypatch.setattr(qdbtools.database, "wait_until_visible", counting)
+    monkeypatch.setattr(qdbtools.io.connection, "wait_until_visible", counting)
     with Database(qdb.settings) as db:
         db.load_indicators(unique_id, "X")
         assert waits == []  # nothing written: no wal_tables() query at all

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core as k
+from . import _recursions as rec
 from ._core import Ctx, FloatArray
 from ._inputs import check_int, check_number, fmt, series_ctx, to_frame, to_series
 
@@ -17,11 +18,11 @@ def sma_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
 
 
 def ema_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
-    return ctx.memo(("ema", src, n), lambda: k.ema(ctx[src], n))
+    return ctx.memo(("ema", src, n), lambda: rec.ema(ctx[src], n))
 
 
 def _ema2(ctx: Ctx, n: int, src: str) -> FloatArray:
-    return ctx.memo(("ema2", src, n), lambda: k.ema(ema_k(ctx, n, src), n))
+    return ctx.memo(("ema2", src, n), lambda: rec.ema(ema_k(ctx, n, src), n))
 
 
 def wma_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
@@ -37,7 +38,7 @@ def dema_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
 def tema_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
     e1 = ema_k(ctx, n, src)
     e2 = _ema2(ctx, n, src)
-    e3 = k.ema(e2, n)
+    e3 = rec.ema(e2, n)
     out = 3.0 * e1
     out -= 3.0 * e2
     out += e3

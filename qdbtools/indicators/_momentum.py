@@ -7,6 +7,7 @@ import pandas as pd
 
 from . import _core as k
 from . import _jit
+from . import _recursions as rec
 from ._averages import ema_k
 from ._core import Ctx, FloatArray
 from ._inputs import check_int, fmt, series_ctx, to_frame, to_series
@@ -32,8 +33,8 @@ def rsi_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
             _jit.KERNELS.rsi_kernel(ctx[src], n, out)
             return out
         gains, losses = _gains_losses(ctx, src)
-        avg_gain = k.wilder(gains, n)
-        total = avg_gain + k.wilder(losses, n)
+        avg_gain = rec.wilder(gains, n)
+        total = avg_gain + rec.wilder(losses, n)
         out = k.safe_divide(avg_gain, total, 0.0)
         out *= 100.0
         return out
@@ -51,9 +52,11 @@ def macd_k(
         line, sig, hist = np.empty(x.size), np.empty(x.size), np.empty(x.size)
         _jit.KERNELS.macd_kernel(x, ema_k(ctx, slow, src), fast, slow, signal, line, sig, hist)
         return line, sig, hist
-    fast_ema = ctx.memo(("ema_from", src, fast, slow), lambda: k.ema(k.mask_run_heads(x, slow - fast), fast))
+    fast_ema = ctx.memo(
+        ("ema_from", src, fast, slow), lambda: rec.ema(rec.mask_run_heads(x, slow - fast), fast)
+    )
     line = fast_ema - ema_k(ctx, slow, src)
-    sig = k.ema(line, signal)
+    sig = rec.ema(line, signal)
     line[np.isnan(sig)] = np.nan
     return line, sig, line - sig
 

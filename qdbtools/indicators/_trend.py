@@ -7,6 +7,7 @@ import pandas as pd
 
 from . import _core as k
 from . import _jit
+from . import _recursions as rec
 from ._core import Ctx, FloatArray
 from ._inputs import check_int, fmt, series_ctx, to_series
 from ._volatility import HLC, trange_k
@@ -30,7 +31,7 @@ def _directional_moves(ctx: Ctx) -> tuple[FloatArray, FloatArray]:
 def _wilder_sum(x: FloatArray, n: int) -> FloatArray:
     # TA-Lib sums the first n-1 values, then S = S - S/n + x; as an average:
     # seed sum/n at run position n-2, first output at position n-1.
-    return k.smooth(x, 1.0 / n, n - 1, seed_div=n, emit_from=n - 1)
+    return rec.smooth(x, 1.0 / n, n - 1, seed_div=n, emit_from=n - 1)
 
 
 def _dmi_jit(ctx: Ctx, n: int) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -82,7 +83,7 @@ def dx_k(ctx: Ctx, n: int) -> FloatArray:
 def adx_k(ctx: Ctx, n: int) -> FloatArray:
     if _jit.ENABLED:
         return _dmi_jit(ctx, n)[3]
-    return ctx.memo(("adx", n), lambda: k.wilder(dx_k(ctx, n), n))
+    return ctx.memo(("adx", n), lambda: rec.wilder(dx_k(ctx, n), n))
 
 
 def plus_di(high: pd.Series, low: pd.Series, close: pd.Series, period: int = 14) -> pd.Series:

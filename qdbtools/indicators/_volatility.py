@@ -7,6 +7,7 @@ import pandas as pd
 
 from . import _core as k
 from . import _jit
+from . import _recursions as rec
 from ._core import Ctx, FloatArray
 from ._inputs import check_int, fmt, series_ctx, to_series
 
@@ -35,7 +36,7 @@ def trange_k(ctx: Ctx) -> FloatArray:
 
 
 def atr_k(ctx: Ctx, n: int) -> FloatArray:
-    return ctx.memo(("atr", n), lambda: k.wilder(trange_k(ctx), n))
+    return ctx.memo(("atr", n), lambda: rec.wilder(trange_k(ctx), n))
 
 
 def natr_k(ctx: Ctx, n: int) -> FloatArray:

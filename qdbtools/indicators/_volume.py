@@ -11,6 +11,7 @@ from qdbtools.exceptions import InvalidInputError
 
 from . import _core as k
 from . import _jit
+from . import _recursions as rec
 from ._core import Ctx, FloatArray
 from ._inputs import check_int, fmt, series_ctx, to_series
 
@@ -28,7 +29,7 @@ def obv_k(ctx: Ctx) -> FloatArray:
     # TA-Lib starts the running total at the first bar's volume.
     heads = np.isnan(change) & ~np.isnan(close)
     step[heads] = volume[heads]
-    return k.segment_cumsum(step)
+    return rec.segment_cumsum(step)
 
 
 def typical_volume_k(ctx: Ctx) -> tuple[FloatArray, FloatArray]:
@@ -92,8 +93,8 @@ def session_starts(index: pd.Index, anchor: Any, tz: str | None) -> np.ndarray:
 def vwap_k(ctx: Ctx, anchor: Any = "D", tz: str | None = "UTC") -> FloatArray:
     tp, volume = typical_volume_k(ctx)
     starts = session_starts(ctx.index, anchor, tz)  # type: ignore[arg-type]
-    pv = k.segment_cumsum(tp * volume, starts)
-    vol = k.segment_cumsum(volume, starts)
+    pv = rec.segment_cumsum(tp * volume, starts)
+    vol = rec.segment_cumsum(volume, starts)
     with np.errstate(divide="ignore", invalid="ignore"):
         return pv / vol
 

@@ -24,46 +24,45 @@ import sqlalchemy as sa
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.errors import sql_errors
-from qdbtools.io.exports import fetch_parquet
 from qdbtools.io.literals import render_params
 
 if TYPE_CHECKING:
-    from qdbtools.database import Database
+    from qdbtools.io.connection import Connection
 
 __all__ = ["ENGINES", "read_frame", "resolve_engine"]
 
 ENGINES = ("auto", "fast", "sqlalchemy")
 
 
-def resolve_engine(db: Database, engine: str) -> str:
+def resolve_engine(conn: Connection, engine: str) -> str:
     if engine not in ENGINES:
         raise InvalidInputError(f"unrecognized engine {engine!r}, must be one of {', '.join(ENGINES)}")
     if engine != "auto":
         return engine
-    return "fast" if db._supports_parquet_export() else "sqlalchemy"
+    return "fast" if conn.supports_parquet_export() else "sqlalchemy"
 
 
-def read_frame(db: Database, query: str, params: Mapping[str, Any], engine: str) -> pd.DataFrame:
+def read_frame(conn: Connection, query: str, params: Mapping[str, Any], engine: str) -> pd.DataFrame:
     """Run ``query`` with ``params`` through the named engine (not ``auto``)."""
     if engine == "sqlalchemy":
-        return read_sqlalchemy(db, query, params)
-    return read_parquet_export(db, render_params(query, params))
+        return read_sqlalchemy(conn, query, params)
+    return read_parquet_export(conn, render_params(query, params))
 
 
-def read_sqlalchemy(db: Database, query: str, params: Mapping[str, Any]) -> pd.DataFrame:
-    with db.connection() as conn, sql_errors(db.settings, query):
-        return pd.read_sql(sa.text(query), conn, params=dict(params))
+def read_sqlalchemy(conn: Connection, query: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    with conn.connection() as pooled, sql_errors(conn.settings, query):
+        return pd.read_sql(sa.text(query), pooled, params=dict(params))
 
 
-def read_parquet_export(db: Database, sql: str) -> pd.DataFrame:
-    table = read_arrow(db, sql)
+def read_parquet_export(conn: Connection, sql: str) -> pd.DataFrame:
+    table = read_arrow(conn, sql)
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
 
 
-def read_arrow(db: Database, sql: str) -> pa.Table:
+def read_arrow(conn: Connection, sql: str) -> pa.Table:
     """``sql``'s result as an Arrow table, through the server's Parquet export."""
-    return pq.ParquetFile(pa.BufferReader(export_parquet(db, sql))).read()
+    return pq.ParquetFile(pa.BufferReader(export_parquet(conn, sql))).read()
 
 
-def export_parquet(db: Database, sql: str) -> bytes:
-    return fetch_parquet(db.settings, sql)
+def export_parquet(conn: Connection, sql: str) -> bytes:
+    return conn.export_parquet(sql)

@@ -18,9 +18,30 @@ import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError
 
-__all__ = ["key_text", "render_params", "sendable_text", "time_range_filter", "to_utc_timestamp", "utc_text"]
+__all__ = [
+    "check_read_only",
+    "key_text",
+    "render_params",
+    "sendable_text",
+    "time_range_filter",
+    "to_utc_timestamp",
+    "utc_text",
+]
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_READ_ONLY_START = re.compile(r"^\s*(?:\(\s*)*(select|with|show|explain|declare)\b", re.IGNORECASE)
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+
+
+def check_read_only(query: str) -> None:
+    """Refuse anything but one read-only statement (SELECT, WITH, SHOW, EXPLAIN)."""
+    stripped = _COMMENTS.sub(" ", query).strip().rstrip(";")
+    if not _READ_ONLY_START.match(stripped) or ";" in _LITERALS.sub("''", stripped):
+        raise InvalidInputError(
+            f"Database.sql runs one read-only statement (SELECT, WITH, SHOW, EXPLAIN); got "
+            f"{query[:80]!r}. Pass values as :name parameters; use Database.execute for DDL"
+        )
 
 
 def to_utc_timestamp(value: Any, name: str) -> pd.Timestamp:

@@ -13,7 +13,7 @@ from qdbtools.io.engines import read_frame, resolve_engine
 from qdbtools.io.literals import key_text, time_range_filter
 
 if TYPE_CHECKING:
-    from qdbtools.database import Database
+    from qdbtools.io.connection import Connection
 
 __all__ = [
     "INTERVALS",
@@ -84,7 +84,7 @@ def constant_text(value: str, rows: int) -> pd.Series:
 
 
 def _select(
-    db: Database,
+    conn: Connection,
     table: str,
     columns: Sequence[str],
     keys: Mapping[str, str],
@@ -102,7 +102,7 @@ def _select(
     """
     fetched = [c for c in columns if c not in keys]
     query = f"SELECT {', '.join(['timestamp', *fetched])} FROM {table} WHERE {where} ORDER BY {order}"
-    frame = normalize(read_frame(db, query, params, resolve_engine(db, engine)), dtypes)
+    frame = normalize(read_frame(conn, query, params, resolve_engine(conn, engine)), dtypes)
     for name in columns:
         if name in keys:
             frame[name] = constant_text(keys[name], len(frame)).set_axis(frame.index)
@@ -110,7 +110,7 @@ def _select(
 
 
 def read_ticks(
-    db: Database,
+    conn: Connection,
     session_id: str,
     symbol: str,
     start: Any = None,
@@ -130,11 +130,13 @@ def read_ticks(
     }
     where = "session_id = :session_id AND symbol = :symbol" + time_range_filter(start, end, params)
     keys = {"session_id": session_id, "symbol": symbol}
-    return _select(db, "tick_prices", wanted, keys, where, params, "timestamp, trade_id", TICK_DTYPES, engine)
+    return _select(
+        conn, "tick_prices", wanted, keys, where, params, "timestamp, trade_id", TICK_DTYPES, engine
+    )
 
 
 def read_ohlcv(
-    db: Database,
+    conn: Connection,
     session_id: str,
     symbol: str,
     interval: str = "1m",
@@ -153,12 +155,12 @@ def read_ohlcv(
     where += time_range_filter(start, end, params)
     keys = {"session_id": session_id, "symbol": symbol, "interval": interval}
     return _select(
-        db, "aggregated_ohlcv", list(OHLCV_DTYPES), keys, where, params, "timestamp", OHLCV_DTYPES, engine
+        conn, "aggregated_ohlcv", list(OHLCV_DTYPES), keys, where, params, "timestamp", OHLCV_DTYPES, engine
     )
 
 
 def aggregate_ohlcv(
-    db: Database, session_id: str, symbol: str, interval: str = "1m", *, wait: bool = True
+    conn: Connection, session_id: str, symbol: str, interval: str = "1m", *, wait: bool = True
 ) -> int:
     """Fill ``aggregated_ohlcv`` from ``tick_prices`` with ``SAMPLE BY``; returns the bar count.
 
@@ -172,7 +174,7 @@ def aggregate_ohlcv(
         "interval": _check_interval(interval),
     }
     # The interval is SQL syntax here; it comes from the fixed INTERVALS table above.
-    db.execute(
+    conn.execute(
         "INSERT INTO aggregated_ohlcv (timestamp, session_id, symbol, interval, open, high, low, close, "
         "volume, trades) SELECT timestamp, session_id, symbol, :interval, first(price), max(price), "
         "min(price), last(price), sum(volume), count() FROM tick_prices "
@@ -180,8 +182,8 @@ def aggregate_ohlcv(
         params,
     )
     if wait:
-        db.wait_until_visible("aggregated_ohlcv")
-    count = db.sql(
+        conn.wait_until_visible("aggregated_ohlcv")
+    count = conn.read(
         "SELECT count() FROM aggregated_ohlcv WHERE session_id = :session_id AND symbol = :symbol "
         "AND interval = :interval",
         params,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -13,7 +12,6 @@ from qdbtools.exceptions import TableSuspendedError, VisibilityError
 
 __all__ = ["UnappliedWrites", "wait_until_visible"]
 
-log = logging.getLogger(__name__)
 
 RunQuery = Callable[..., pd.DataFrame]
 

@@ -34,7 +34,7 @@ from qdbtools.io.errors import ingestion_errors
 from qdbtools.io.small_frames import ROW_BY_ROW_MAX_ROWS, add_rows
 
 if TYPE_CHECKING:
-    from qdbtools.database import Database
+    from qdbtools.io.connection import Connection
 
 __all__ = [
     "TICK_COLUMNS",
@@ -305,7 +305,7 @@ def _serialized_chunks(
 
 
 def write_frame(
-    db: Database,
+    conn: Connection,
     frame: pd.DataFrame,
     table: str,
     *,
@@ -322,7 +322,7 @@ def write_frame(
     in the same request as its last chunk: one request to one table is one WAL transaction,
     and a table's transactions are applied in order, so once a trailing row is visible, every
     row of the frame is too. Without ``wait``, the table is recorded as having unapplied
-    writes (:meth:`Database.note_unapplied`), which the database's own readers wait for.
+    writes (:meth:`Connection.note_unapplied`), which the database's own readers wait for.
     """
     started = time.perf_counter()
     if not prepared:
@@ -330,7 +330,7 @@ def write_frame(
     at = at or "timestamp"
     sent = 0
     try:
-        with ingestion_errors(db.settings, table), db._sender() as sender:
+        with ingestion_errors(conn.settings, table), conn.sender() as sender:
             chunks = _serialized_chunks(sender, frame, table, symbols, at, chunk_rows, trailing_rows)
             for rows, buffer in chunks:
                 sender.flush(buffer)
@@ -343,35 +343,35 @@ def write_frame(
             ) from exc
         raise
     if sent:
-        db.note_unapplied(table)
+        conn.note_unapplied(table)
         if wait:
-            db.wait_until_visible(table)
+            conn.wait_until_visible(table)
     result = WriteResult(table, sent, time.perf_counter() - started)
     log.info("wrote rows", extra={"table": table, "rows": sent, "seconds": result.seconds})
     return result
 
 
-def send_rows(db: Database, table: str, rows: Sequence[Mapping[str, Any]], *, wait: bool) -> WriteResult:
+def send_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]], *, wait: bool) -> WriteResult:
     """Send ``Buffer.row`` keyword arguments to ``table`` in one request (one WAL transaction).
 
     For a few rows built without pandas; recorded as unapplied like :func:`write_frame`'s.
     """
     started = time.perf_counter()
-    with ingestion_errors(db.settings, table), db._sender() as sender:
+    with ingestion_errors(conn.settings, table), conn.sender() as sender:
         buffer = sender.new_buffer()
         for row in rows:
             buffer.row(table, **row)
         sender.flush(buffer)
-    db.note_unapplied(table)
+    conn.note_unapplied(table)
     if wait:
-        db.wait_until_visible(table)
+        conn.wait_until_visible(table)
     result = WriteResult(table, len(rows), time.perf_counter() - started)
     log.info("wrote rows", extra={"table": table, "rows": len(rows), "seconds": result.seconds})
     return result
 
 
 def write_ticks(
-    db: Database,
+    conn: Connection,
     frame: pd.DataFrame,
     *,
     session_id: str | None = None,
@@ -382,7 +382,7 @@ def write_ticks(
     """Validate ticks (:func:`prepare_ticks`) and write them to ``tick_prices``."""
     ticks = prepare_ticks(frame, session_id=session_id, symbol=symbol)
     return write_frame(
-        db,
+        conn,
         ticks,
         "tick_prices",
         at="timestamp",

@@ -11,6 +11,7 @@ volume panel, on one shared UTC time axis.  It builds a
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Sequence
 from os import PathLike
@@ -44,9 +45,22 @@ from qdbtools.plotting._select import (
     select_columns,
 )
 
-__all__ = ["plot_indicators"]
+__all__ = ["ChartFigure", "plot_indicators"]
 
 logger = logging.getLogger("qdbtools.plotting")
+
+
+class ChartFigure(Figure):
+    """A matplotlib ``Figure`` that Jupyter shows inline by itself (no ``%matplotlib inline``).
+
+    Built with the object-oriented API, a figure is not known to pyplot, so IPython's
+    inline backend never displays it; this one gives IPython its PNG directly.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
 
 
 def plot_indicators(
@@ -165,7 +179,7 @@ def plot_indicators(
     heights = [PRICE_HEIGHT] + [OSC_HEIGHT] * len(panels) + ([VOLUME_HEIGHT] if has_volume else [])
     if figsize is None:
         figsize = (FIGURE_WIDTH, round(sum(heights) + 1.0, 2))
-    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    fig = ChartFigure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = fig.subplots(len(heights), 1, sharex=True, squeeze=False, height_ratios=heights)[:, 0]
 
     x = date_numbers(frame.index)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
-
-logger = logging.getLogger("qdbtools.plotting")
-
 
 AUTO_LINE_BARS = 600
 #: Default cap on the number of panels (price and volume included).

@@ -119,7 +119,7 @@ def save_columns(db: Database, columns: VariantColumns, mode: str, *, wait: bool
     marker = marker_row(
         key, columns.session_id, columns.symbol, mode, details, generation, committed_at.to_pydatetime(), None
     )
-    send_rows(db, "indicators", [*rows, marker], wait=wait)
+    send_rows(db.transport, "indicators", [*rows, marker], wait=wait)
     return SaveResult(
         rows=len(rows),
         mode=mode,

@@ -116,7 +116,7 @@ def _latest_per_timestamp(raw: pd.DataFrame) -> pd.DataFrame:
 
 def _one_variant(db: Database, sql: str, state: Mapping[Key, list[Commit]]) -> pd.DataFrame:
     """A wide frame of one variant straight from the export's columns (no long frame)."""
-    table = read_arrow(db, sql)
+    table = read_arrow(db.transport, sql)
     stamps = table.column("timestamp").to_numpy().astype("datetime64[us]", copy=False)
     values = table.column("value").to_numpy()
     index = pd.DatetimeIndex(stamps, name="timestamp").tz_localize("UTC")
@@ -171,11 +171,11 @@ def load_indicators(
         else:
             fetched = [c for c in LONG_COLUMNS if c not in constants]
         query = f"SELECT timestamp, {', '.join(fetched)} FROM indicators WHERE {where} ORDER BY {order}"
-        engine = resolve_engine(db, engine)
+        engine = resolve_engine(db.transport, engine)
         asked_for_it = ids is None or ids == [key[1] for key in state]
         if fetched == ["value"] and shape == "wide" and engine == "fast" and asked_for_it:
             return _one_variant(db, render_params(query + sql_limit, params), state)
-        raw = _utc_index(read_frame(db, query + sql_limit, params, engine))
+        raw = _utc_index(read_frame(db.transport, query + sql_limit, params, engine))
         if layered:
             raw = _latest_per_timestamp(raw.astype({"generation": "int64"}))
         if shape == "long":
@@ -449,7 +449,7 @@ def load_across_sessions(
     else:
         where = f"{written_at_in(sorted({w for w, _ in commits}), params)} AND {where}"
     query = f"SELECT {fetched} FROM indicators WHERE {where}"
-    raw = read_frame(db, query, params, resolve_engine(db, engine))
+    raw = read_frame(db.transport, query, params, resolve_engine(db.transport, engine))
     raw = _utc_index(raw.astype({"value": "float64", "generation": "int64"}))
     if len(ids) > 1:  # a save of several variants shares one generation: keep each variant's own saves
         allowed_rows = pd.DataFrame(sorted(allowed), columns=["indicator_id", "generation"])

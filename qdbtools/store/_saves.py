@@ -277,7 +277,7 @@ def save_rows(
     rows["written_at"] = written_at
     rows["generation"] = generation
     write_frame(
-        db,
+        db.transport,
         rows,
         "indicators",
         at="written_at",
