@@ -15,6 +15,7 @@ from qdbtools.engine import EngineRun, OfflineIndicatorEngine
 from qdbtools.exceptions import (
     ConfigError,
     DatabaseError,
+    DatabaseTimeoutError,
     DatabaseUnavailableError,
     InvalidInputError,
     InvalidVariantError,
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigError",
     "Database",
     "DatabaseError",
+    "DatabaseTimeoutError",
     "DatabaseUnavailableError",
     "EngineRun",
     "InvalidInputError",

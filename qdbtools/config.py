@@ -75,7 +75,12 @@ class Settings:
     connect_timeout : float
         Seconds to wait for a connection before reporting the server unreachable.
     request_timeout : float
-        Seconds an HTTP request (query, export, ingestion) may take.
+        Seconds an HTTP request (export, ingestion) may wait for the server; ingestion of a
+        large request gets more, by the client's minimum throughput (100 KiB/s).
+    query_timeout : float
+        Seconds a PG wire query or statement may wait for the server's answer; then the
+        connection is closed and :class:`~qdbtools.DatabaseUnavailableError` raised (a frozen
+        or overloaded server). Migrations that copy whole tables allow an hour.
     """
 
     host: str = "127.0.0.1"
@@ -87,7 +92,8 @@ class Settings:
     database: str = "qdb"
     tls: bool = False
     connect_timeout: float = 5.0
-    request_timeout: float = 300.0
+    request_timeout: float = 60.0
+    query_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if not self.host or any(c in self.host for c in "/;@ "):
@@ -96,7 +102,7 @@ class Settings:
             port = getattr(self, name)
             if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
                 raise ConfigError(f"invalid {name} {port!r}: must be an integer in 1..65535")
-        for name in ("connect_timeout", "request_timeout"):
+        for name in ("connect_timeout", "request_timeout", "query_timeout"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
 

@@ -33,8 +33,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,126}$")
 class Database:
     """A QuestDB server and the ways qdbtools talks to it.
 
-    Create one with :func:`qdbtools.connect` or :func:`qdbtools.local_server`. The
-    SQLAlchemy engine and client connections are created on first use.
+    Create one with :func:`qdbtools.connect` or :func:`qdbtools.local_server`. Its connections
+    (``transport``, :class:`qdbtools.io.connection.Connection`) are created on first use.
 
     Parameters
     ----------
@@ -47,7 +47,6 @@ class Database:
     def __init__(self, settings: Settings, *, server: LocalServer | None = None) -> None:
         self.settings = settings
         self.server = server
-        #: The connections underneath (:class:`qdbtools.io.connection.Connection`).
         self.transport = Connection(settings)
         self._schema_ready = False
 
@@ -65,8 +64,6 @@ class Database:
     def fetch_rows(self, query: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one small read query and return its rows as tuples (see :mod:`qdbtools.io.plain`)."""
         return self.transport.fetch_rows(query, params)
-
-    # -- read-your-writes ---------------------------------------------------------------
 
     def note_unapplied(self, table: str) -> None:
         """Record that this database committed rows to ``table`` that may not be applied yet."""
@@ -115,9 +112,12 @@ class Database:
         check_read_only(query)
         return self.transport.read(query, params)
 
-    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
-        """Run one statement that returns no rows (DDL, ``INSERT``), with bind parameters."""
-        self.transport.execute(statement, params)
+    def execute(
+        self, statement: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> None:
+        """Run one statement that returns no rows (DDL, ``INSERT``) with bind parameters, waiting
+        up to ``timeout`` seconds for the server (default ``settings.query_timeout``)."""
+        self.transport.execute(statement, params, timeout=timeout)
 
     # -- server facts -------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
+from qdbtools.display import html_table
 from qdbtools.exceptions import NoDataError, QdbToolsError
 
 if TYPE_CHECKING:
@@ -52,6 +53,25 @@ class EngineRun:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def __repr__(self) -> str:
+        outcome = f"error={self.error!r}" if self.error else f"rows={sum(self.rows.values()):,}"
+        return (
+            f"EngineRun({self.session_id!r}, {self.symbol!r}, bars={self.bars:,}, "
+            f"variants={len(self.rows)}, {outcome}, seconds={sum(self.seconds.values()):.2f})"
+        )
+
+    def _repr_html_(self) -> str:
+        fields = {
+            "session_id": self.session_id,
+            "symbol": self.symbol,
+            "bars": f"{self.bars:,}",
+            "source": self.source or "-",
+            "rows saved": ", ".join(f"{k}: {v:,}" for k, v in sorted(self.rows.items())) or "-",
+            "seconds": ", ".join(f"{k}: {v:.3f}" for k, v in self.seconds.items()) or "-",
+            "error": self.error or "-",
+        }
+        return html_table("EngineRun", fields)
 
 
 class OfflineIndicatorEngine:

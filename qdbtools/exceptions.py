@@ -14,6 +14,7 @@ translated at the I/O boundary and chained with ``raise ... from exc``.
     │   └── ServerStartError         java exited, a port is taken, the root is not writable ...
     ├── DatabaseError                talking to a running QuestDB
     │   ├── DatabaseUnavailableError cannot connect (server down, wrong host/port)
+    │   │   └── DatabaseTimeoutError the server did not answer in time (frozen, overloaded)
     │   ├── QueryError               the server rejected a statement
     │   ├── WriteError               the server rejected or lost an ingestion request
     │   ├── SchemaNotReadyError      the server lacks migrations this qdbtools needs
@@ -34,6 +35,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DatabaseError",
+    "DatabaseTimeoutError",
     "DatabaseUnavailableError",
     "InvalidInputError",
     "InvalidVariantError",
@@ -83,6 +85,10 @@ class DatabaseError(QdbToolsError):
 
 class DatabaseUnavailableError(DatabaseError):
     """The server cannot be reached at the configured host and port."""
+
+
+class DatabaseTimeoutError(DatabaseUnavailableError):
+    """The server accepted a request and did not answer within its timeout."""
 
 
 class QueryError(DatabaseError):

@@ -14,7 +14,7 @@ def test_defaults_produce_the_dialect_url_and_client_conf():
         "questdb://admin:quest@127.0.0.1:8812/qdb"
     )
     assert settings.ilp_conf == (
-        "http::addr=127.0.0.1:9000;username=admin;password=quest;request_timeout=300000;"
+        "http::addr=127.0.0.1:9000;username=admin;password=quest;request_timeout=60000;"
     )
     assert settings.qwp_conf == "ws::addr=127.0.0.1:9000;username=admin;password=quest;"
     assert "password" not in repr(settings) and "'quest'" not in repr(settings)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import signal
+import time
+
 import pandas as pd
 import pytest
 
 from qdbtools.database import Database
-from qdbtools.exceptions import InvalidInputError, QueryError, TableSuspendedError
+from qdbtools.exceptions import DatabaseTimeoutError, InvalidInputError, QueryError, TableSuspendedError
 from qdbtools.testing import wait_for_rows
 
 NASTY = [
@@ -101,3 +106,23 @@ def test_the_first_calls_after_a_server_restart_succeed(qdb_server_factory):
         assert db.fetch_rows("SELECT count() FROM indicators") == [(3,)]
         assert len(db.sql("SELECT * FROM indicators")) == 3
         assert len(db.load_indicators("s", "B")) == 2
+
+
+def test_a_frozen_server_fails_queries_within_the_query_timeout_and_they_recover(qdb_server_factory):
+    server = qdb_server_factory()
+    settings = dataclasses.replace(server.settings, query_timeout=2.0)
+    with Database(settings, server=server) as db:
+        db.migrate()
+        assert db.fetch_rows("SELECT 1") == [(1,)]
+        db.sql("SELECT 1")  # both kinds of connection are open and pooled
+        os.kill(server.pid, signal.SIGSTOP)
+        try:
+            for call in (lambda: db.fetch_rows("SELECT 2"), lambda: db.sql("SELECT 2")):
+                started = time.monotonic()
+                with pytest.raises(DatabaseTimeoutError, match=r"did not answer within 2 s"):
+                    call()
+                assert time.monotonic() - started < 30
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        assert db.fetch_rows("SELECT 3") == [(3,)]
+        assert int(db.sql("SELECT 4 AS n")["n"].iat[0]) == 4

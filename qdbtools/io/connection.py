@@ -21,10 +21,10 @@ import psycopg2
 import sqlalchemy as sa
 
 from qdbtools.config import Settings
-from qdbtools.exceptions import QueryError
+from qdbtools.exceptions import DatabaseTimeoutError, DatabaseUnavailableError, QueryError
 from qdbtools.io.errors import sql_errors, unavailable
 from qdbtools.io.exports import fetch_parquet
-from qdbtools.io.pgwire import QuestDBCursor
+from qdbtools.io.pgwire import QuestDBCursor, answer_within
 from qdbtools.io.plain import PlainQueries
 from qdbtools.io.visibility import UnappliedWrites, wait_until_visible
 
@@ -58,13 +58,10 @@ class Connection:
         with self._lock:
             if self._engine is None:
                 # module=psycopg2: questdb-connect's dialect names its own module as the DBAPI,
-                # whose Error is not psycopg2's, so a pooled connection the server had closed
-                # (idle for 5 minutes, or a restart) failed the pre-ping instead of being replaced.
+                # whose Error is not psycopg2's, so SQLAlchemy never recognized a disconnect.
+                # Checkouts are pinged by connection() (bounded), not by the pool's pre-ping.
                 self._engine = sa.create_engine(
-                    self.settings.sqlalchemy_url,
-                    creator=self._new_pg_connection,
-                    pool_pre_ping=True,
-                    module=psycopg2,
+                    self.settings.sqlalchemy_url, creator=self._new_pg_connection, module=psycopg2
                 )
             return self._engine
 
@@ -90,25 +87,59 @@ class Connection:
         questdb_connect.get_functions_list(conn)
         return conn
 
+    def _checkout(self) -> sa.Connection:
+        """A pooled connection that answered a ping within ``query_timeout``.
+
+        A kept connection the server has closed since (idle for 5 minutes, or a restart) fails
+        its ping and is replaced once; a server that does not answer is not asked twice.
+        """
+        for attempt in (1, 2):
+            try:
+                conn = self.engine.connect()
+            except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+                raise unavailable(self.settings, "PG wire", getattr(exc, "orig", None) or exc) from exc
+            try:
+                with self.bounded(conn), sql_errors(self.settings):
+                    conn.exec_driver_sql("SELECT 1")
+                return conn
+            except DatabaseUnavailableError as exc:
+                conn.invalidate()
+                conn.close()
+                if attempt == 2 or isinstance(exc, DatabaseTimeoutError):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     @contextlib.contextmanager
     def connection(self) -> Iterator[sa.Connection]:
         """A pooled SQLAlchemy connection; connection failures raise ``DatabaseUnavailableError``."""
+        conn = self._checkout()
         try:
-            conn = self.engine.connect()
-        except (sa.exc.DBAPIError, psycopg2.Error) as exc:
-            raise unavailable(self.settings, "PG wire", getattr(exc, "orig", None) or exc) from exc
-        with conn:
             yield conn
+        except BaseException:
+            with contextlib.suppress(sa.exc.DBAPIError, psycopg2.Error):  # the first error tells more
+                conn.close()
+            raise
+        with sql_errors(self.settings):  # returning a broken connection rolls it back, which fails
+            conn.close()
+
+    @contextlib.contextmanager
+    def bounded(self, pooled: sa.Connection, timeout: float | None = None) -> Iterator[None]:
+        """Bound the calls made inside on ``pooled`` (default: ``settings.query_timeout``)."""
+        seconds = self.settings.query_timeout if timeout is None else timeout
+        with answer_within(pooled.connection.dbapi_connection, seconds, self.settings):
+            yield
 
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Rows of one query (bind parameters) as a DataFrame, over a pooled connection."""
-        with self.connection() as conn, sql_errors(self.settings, query):
+        with self.connection() as conn, self.bounded(conn), sql_errors(self.settings, query):
             result = conn.execute(sa.text(query), dict(params or {}))
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
-    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
-        """Run one statement that returns no rows, with bind parameters."""
-        with self.connection() as conn, sql_errors(self.settings, statement):
+    def execute(
+        self, statement: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> None:
+        """Run one statement that returns no rows, with bind parameters, within ``timeout`` s."""
+        with self.connection() as conn, self.bounded(conn, timeout), sql_errors(self.settings, statement):
             conn.execute(sa.text(statement), dict(params or {}))
             conn.commit()
 

@@ -50,7 +50,7 @@ def read_frame(conn: Connection, query: str, params: Mapping[str, Any], engine: 
 
 
 def read_sqlalchemy(conn: Connection, query: str, params: Mapping[str, Any]) -> pd.DataFrame:
-    with conn.connection() as pooled, sql_errors(conn.settings, query):
+    with conn.connection() as pooled, conn.bounded(pooled), sql_errors(conn.settings, query):
         return pd.read_sql(sa.text(query), pooled, params=dict(params))
 
 

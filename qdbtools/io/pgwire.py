@@ -11,15 +11,103 @@ become SQL text on PG wire; the Parquet export and plain queries use
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import heapq
+import itertools
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import psycopg2.extensions
 import questdb_connect
 
+from qdbtools.config import Settings
+from qdbtools.exceptions import DatabaseTimeoutError
 from qdbtools.io.literals import sendable_text
 
-__all__ = ["QuestDBCursor", "quote_strings"]
+__all__ = ["QuestDBCursor", "answer_within", "quote_strings"]
+
+
+class _Watchdog:
+    """One daemon thread that runs callbacks at deadlines (arming one costs microseconds,
+    where a ``threading.Timer`` starts a thread: ~0.25 ms here)."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._cancelled: set[int] = set()
+        self._wake = threading.Condition()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, callback: Callable[[], None]) -> int:
+        with self._wake:
+            ticket = next(self._ids)
+            heapq.heappush(self._due, (time.monotonic() + seconds, ticket, callback))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="qdbtools-watchdog", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+            return ticket
+
+    def disarm(self, ticket: int) -> None:
+        with self._wake:
+            self._cancelled.add(ticket)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._due and self._due[0][1] in self._cancelled:
+                    self._cancelled.discard(heapq.heappop(self._due)[1])
+                if not self._due:
+                    self._wake.wait()
+                    continue
+                deadline, _, callback = self._due[0]
+                if time.monotonic() < deadline:
+                    self._wake.wait(deadline - time.monotonic())
+                    continue
+                heapq.heappop(self._due)
+            callback()
+
+
+_WATCHDOG = _Watchdog()
+
+
+@contextlib.contextmanager
+def answer_within(dbapi_connection: Any, seconds: float, settings: Settings) -> Iterator[None]:
+    """Bound a blocking call on a psycopg2 connection to ``seconds``.
+
+    libpq waits for an answer without a timeout, so a server that accepted a query and then
+    froze would hang the caller for good. When the time is up, a watchdog shuts the
+    connection's socket down: the call fails at once, the connection is broken (and is
+    discarded by its pool), and :class:`~qdbtools.DatabaseTimeoutError` says what happened.
+    """
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        with contextlib.suppress(OSError):
+            sock = socket.socket(fileno=os.dup(dbapi_connection.fileno()))
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            finally:
+                sock.close()
+
+    ticket = _WATCHDOG.arm(seconds, expire)
+    try:
+        yield
+    except Exception as exc:
+        if expired.is_set():
+            raise DatabaseTimeoutError(
+                f"QuestDB PG wire at {settings.host}:{settings.pg_port} did not answer within "
+                f"{seconds:g} s (query_timeout); the server may be frozen or overloaded. The "
+                "connection was closed; raise query_timeout if the query is only slow"
+            ) from exc
+        raise
+    finally:
+        _WATCHDOG.disarm(ticket)
 
 
 def _quoted(value: Any) -> Any:

@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from qdbtools.config import Settings
-from qdbtools.exceptions import DatabaseUnavailableError
+from qdbtools.exceptions import DatabaseTimeoutError, DatabaseUnavailableError
 from qdbtools.io.errors import sql_errors
 from qdbtools.io.literals import render_params
+from qdbtools.io.pgwire import answer_within
 
 __all__ = ["PlainQueries"]
 
@@ -43,6 +44,9 @@ class PlainQueries:
         if conn is not None:
             try:
                 return self._execute(conn, query, sql)
+            except DatabaseTimeoutError:
+                self._discard(conn)
+                raise  # a server that does not answer gets no second query
             except DatabaseUnavailableError:
                 self._discard(conn)
         with sql_errors(self._settings, query):
@@ -57,7 +61,9 @@ class PlainQueries:
             raise
 
     def _execute(self, conn: Any, query: str, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with sql_errors(self._settings, query), conn.cursor() as cursor:
+        settings = self._settings
+        bound = answer_within(conn, settings.query_timeout, settings)
+        with bound, sql_errors(settings, query), conn.cursor() as cursor:
             cursor.execute(sql)
             return [d[0] for d in cursor.description or ()], cursor.fetchall()
 

@@ -7,7 +7,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from qdbtools.exceptions import WriteError
-from qdbtools.schema._steps import designated_timestamp, restore_interrupted_rebuild, staging_names
+from qdbtools.schema._steps import (
+    TABLE_COPY_SECONDS,
+    designated_timestamp,
+    restore_interrupted_rebuild,
+    staging_names,
+)
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
@@ -139,8 +144,8 @@ def relayout_indicators(db: Database) -> None:
     values = int(db.sql("SELECT count() FROM indicators").iat[0, 0])
     markers = int(db.sql(LEDGER_KEYS_COUNT).iat[0, 0])
     db.execute(INDICATORS_BY_COMMIT_DDL.format(name=staging))
-    db.execute(COPY_VALUES.format(name=staging))
-    db.execute(COPY_LEDGER.format(name=staging))
+    db.execute(COPY_VALUES.format(name=staging), timeout=TABLE_COPY_SECONDS)
+    db.execute(COPY_LEDGER.format(name=staging), timeout=TABLE_COPY_SECONDS)
     db.wait_until_visible(staging)
     copied = int(db.sql(f'SELECT count() FROM "{staging}"').iat[0, 0])
     if copied != values + markers:

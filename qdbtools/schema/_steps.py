@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from qdbtools.database import Database
 
 __all__ = [
+    "TABLE_COPY_SECONDS",
     "Migration",
     "MigrationReport",
     "Step",
@@ -29,6 +30,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("qdbtools.schema")
+
+#: Statements that copy or rewrite a whole table may take this long (query_timeout is for
+#: the queries of everyday work).
+TABLE_COPY_SECONDS = 3600.0
 
 Step = Callable[["Database"], None]
 
@@ -59,7 +64,7 @@ def run_sql(table: str, statement: str) -> Step:
     DEDUP-protected INSERT), then a wait until the server has applied it to ``table``."""
 
     def step(db: Database) -> None:
-        db.execute(statement)
+        db.execute(statement, timeout=TABLE_COPY_SECONDS)
         db.wait_until_visible(table)
 
     return step
@@ -200,6 +205,7 @@ def rebuild_table(
         f'CREATE TABLE "{staging}" AS ({select}){indexes} TIMESTAMP({designated}) '
         f"PARTITION BY {partition_by} WAL",
         params or {},
+        timeout=TABLE_COPY_SECONDS,
     )
     db.execute(f'ALTER TABLE "{staging}" DEDUP ENABLE UPSERT KEYS({", ".join(dedup_keys)})')
     db.wait_until_visible(staging)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from qdbtools.checksum import values_checksum
+from qdbtools.display import html_table
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.literals import utc_text
 from qdbtools.io.writer import write_frame
@@ -70,6 +71,28 @@ class SaveResult:
     seconds: float = 0.0
     committed_at: pd.Timestamp | None = None
     unchanged: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        ids = ", ".join(sorted(self.generations)[:4]) + (" ..." if len(self.generations) > 4 else "")
+        when = "" if self.committed_at is None else f", committed_at={self.committed_at.isoformat()}"
+        skipped = f", unchanged={len(self.unchanged)}" if self.unchanged else ""
+        return (
+            f"SaveResult(rows={self.rows:,}, mode={self.mode!r}, variants=[{ids}]{skipped}{when}, "
+            f"seconds={self.seconds:.3f})"
+        )
+
+    def _repr_html_(self) -> str:
+        return html_table(
+            "SaveResult",
+            {
+                "rows": f"{self.rows:,}",
+                "mode": self.mode,
+                "variants": ", ".join(sorted(self.generations)) or "-",
+                "unchanged": ", ".join(self.unchanged) or "-",
+                "committed_at": "-" if self.committed_at is None else self.committed_at.isoformat(),
+                "seconds": f"{self.seconds:.3f}",
+            },
+        )
 
     @property
     def generation(self) -> int | None:
