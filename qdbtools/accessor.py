@@ -99,8 +99,10 @@ class QdbAccessor:
             skip_unchanged=skip_unchanged,
         )
 
-    def indicators(self, variants: Sequence[str]) -> pd.DataFrame:
+    def indicators(self, variants: Sequence[str] | str) -> pd.DataFrame:
         """Compute indicator variants on this OHLCV frame (see :func:`qdbtools.indicators.compute`).
+
+        ``variants`` is a list of names, or one name (``"RSI_14"``).
 
         Examples
         --------
@@ -108,7 +110,7 @@ class QdbAccessor:
         """
         from qdbtools.indicators import compute
 
-        return compute(self._obj, list(variants))
+        return compute(self._obj, [variants] if isinstance(variants, str) else list(variants))
 
     def plot(self, indicators: pd.DataFrame | None = None, **kwargs: object) -> Figure:
         """Plot this OHLCV frame with indicators (see :func:`qdbtools.plotting.plot_indicators`)."""

@@ -255,6 +255,19 @@ def test_missing_columns_name_columns_and_variants() -> None:
     assert isinstance(err, InvalidInputError) and isinstance(err, ValueError)
 
 
+def test_capitalised_columns_get_a_case_hint() -> None:
+    df = frame(40).rename(columns=str.capitalize)
+    with pytest.raises(MissingColumnsError, match=r"the frame has 'Close'.*rename\(columns=str.lower\)"):
+        ind.compute(df, ["RSI_14"])
+
+
+def test_one_variant_name_is_one_variant_on_the_accessor() -> None:
+    import qdbtools.accessor  # noqa: F401 - registers df.qdb
+
+    df = frame(40)
+    pd.testing.assert_frame_equal(df.qdb.indicators("RSI_14"), df.qdb.indicators(["RSI_14"]))
+
+
 def test_unknown_variant_in_compute() -> None:
     with pytest.raises(InvalidVariantError, match="FOO_3") as info:
         ind.compute(frame(10), ["FOO_3"])

@@ -124,6 +124,13 @@ def _bad_frames():
     return [
         ("missing timestamp", good.drop(columns="timestamp"), MissingColumnsError, "no timestamp"),
         ("naive timestamps", naive, InvalidInputError, "naive"),
+        (
+            "naive index",
+            naive.set_index("timestamp"),
+            InvalidInputError,
+            "DatetimeIndex is naive (no time zone), which is ambiguous; qdbtools stores UTC: use "
+            "frame.tz_localize('UTC')",
+        ),
         ("NaT", nat, InvalidInputError, "NaT at row 4"),
         ("text timestamps", text, InvalidInputError, "not datetime"),
         ("NaN price", nan_price, InvalidInputError, "'price' must be a finite number > 0; row 3"),

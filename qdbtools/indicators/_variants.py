@@ -308,8 +308,16 @@ def compute(ohlcv: pd.DataFrame, variants: Iterable[str | Variant] | str) -> pd.
     if needers:
         missing = tuple(sorted(needers))
         users = sorted({name for names in needers.values() for name in names})
+        by_lower = {str(c).lower(): c for c in ohlcv.columns}
+        near = {col: by_lower[col] for col in missing if col in by_lower}
+        hint = (
+            "; the frame has " + ", ".join(f"{c!r}" for c in near.values()) + ": column names are "
+            "lower case, e.g. ohlcv.rename(columns=str.lower)"
+            if near
+            else ""
+        )
         raise MissingColumnsError(
-            f"ohlcv lacks column(s) {', '.join(missing)} needed by {', '.join(users)}",
+            f"ohlcv lacks column(s) {', '.join(missing)} needed by {', '.join(users)}{hint}",
             missing=missing,
         )
     check_index(ohlcv.index, "ohlcv")

@@ -79,8 +79,14 @@ def _is_text(column: pd.Series) -> bool:
 def _timestamp_column(frame: pd.DataFrame, at: str | None) -> pd.DataFrame:
     """Return a frame with a validated UTC ``at`` column named as given (default 'timestamp')."""
     name = at or "timestamp"
+    from_index = name not in frame.columns and at is None and isinstance(frame.index, pd.DatetimeIndex)
+    if from_index and frame.index.tz is None:
+        raise InvalidInputError(
+            "the frame's DatetimeIndex is naive (no time zone), which is ambiguous; qdbtools stores "
+            "UTC: use frame.tz_localize('UTC') if the times are UTC, or tz_localize(<their zone>) first"
+        )
     if name not in frame.columns:
-        if at is None and isinstance(frame.index, pd.DatetimeIndex):
+        if from_index:
             frame = frame.reset_index(names=name)
         else:
             raise MissingColumnsError(
