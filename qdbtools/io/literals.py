@@ -79,9 +79,7 @@ def _literal(value: Any, name: str) -> str:
     if isinstance(value, pd.Timestamp | dt.datetime):
         return "'" + utc_text(to_utc_timestamp(value, name)) + "'"
     if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidInputError(f"parameter {name} contains a NUL character")
-        return "'" + value.replace("'", "''") + "'"
+        return "'" + sendable_text(f"parameter {name}", value).replace("'", "''") + "'"
     raise InvalidInputError(f"parameter {name} has unsupported type {type(value).__name__}")
 
 

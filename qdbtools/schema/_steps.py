@@ -87,8 +87,7 @@ def enable_dedup(table: str, keys: Sequence[str]) -> Step:
     """Make ``keys`` the table's DEDUP UPSERT KEYS (unless they already are)."""
 
     def step(db: Database) -> None:
-        current = {row.column for row in _column_rows(db, table) if row.upsertKey}
-        if current != set(keys):
+        if _dedup_keys(db, table) != set(keys):
             db.execute(f'ALTER TABLE "{table}" DEDUP ENABLE UPSERT KEYS({", ".join(keys)})')
             db.wait_until_visible(table)
 
@@ -102,7 +101,7 @@ def require_dedup(table: str, keys: Sequence[str]) -> Step:
     def step(db: Database) -> None:
         if table not in db.tables():
             return
-        if {row.column for row in _column_rows(db, table) if row.upsertKey} == set(keys):
+        if _dedup_keys(db, table) == set(keys):
             return
         key_list = ", ".join(f'"{k}"' for k in keys)
         # Rows minus distinct keys (QuestDB 9.3.4 counts 1 for an empty filtered group-by).
@@ -226,6 +225,10 @@ def rebuild_table(
 def _column_rows(db: Database, table: str) -> list:  # type: ignore[type-arg]
     frame = db.sql('SELECT "column", type, upsertKey FROM table_columns(:t)', {"t": table})
     return list(frame.itertuples(index=False))
+
+
+def _dedup_keys(db: Database, table: str) -> set[str]:
+    return {row.column for row in _column_rows(db, table) if row.upsertKey}
 
 
 def _columns(db: Database, table: str) -> list[str]:

@@ -18,11 +18,10 @@ from questdb import TimestampMicros
 
 from qdbtools.checksum import micros_checksum
 from qdbtools.exceptions import InvalidInputError
-from qdbtools.io.literals import sendable_text
 from qdbtools.io.small_frames import ROW_BY_ROW_MAX_ROWS
 from qdbtools.io.writer import send_rows
 from qdbtools.store._commits import MODES
-from qdbtools.store._rows import VariantColumns, rows_from_columns, stored_positions
+from qdbtools.store._rows import VariantColumns, row_text, rows_from_columns, stored_positions
 from qdbtools.store._saves import (
     REQUEST_BYTES,
     SaveResult,
@@ -44,9 +43,7 @@ def _texts(name: str, items: Any, picks: np.ndarray, default: str | None) -> lis
         return [default] * len(picks)
     chosen = [items[p] for p in picks.tolist()]
     for value in set(chosen) - {None}:
-        if not isinstance(value, str):
-            raise InvalidInputError(f"{name} must be a string or None, got {type(value).__name__} {value!r}")
-        sendable_text(name, value)
+        row_text(name, value)
     return chosen if default is None else [default if v is None else v for v in chosen]
 
 

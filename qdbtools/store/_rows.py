@@ -21,6 +21,7 @@ __all__ = [
     "ROW_COLUMNS",
     "SYMBOL_COLUMNS",
     "VariantColumns",
+    "row_text",
     "rows_from_columns",
     "stored_positions",
     "text_argument",
@@ -38,6 +39,13 @@ def text_argument(name: str, value: Any, *, allow_none: bool = False) -> str | N
         return None
     if not isinstance(value, str) or not value:
         raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
+    return sendable_text(name, value)
+
+
+def row_text(name: str, value: Any) -> str:
+    """One non-NULL value of a per-row text column: a string the server can store."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a string or None, got {type(value).__name__} {value!r}")
     return sendable_text(name, value)
 
 
@@ -196,9 +204,7 @@ def _text_codes(name: str, items: Sequence[Any] | None, n: int, default: str | N
         return _constant(default, n)
     codes, uniques = pd.factorize(pd.Series(items, dtype="object"), use_na_sentinel=True)
     for value in uniques:
-        if not isinstance(value, str):
-            raise InvalidInputError(f"{name} must be a string or None, got {type(value).__name__} {value!r}")
-        sendable_text(name, value)
+        row_text(name, value)
     if default is not None and (codes < 0).any():
         uniques = pd.Index([*uniques, default]) if default not in uniques else pd.Index(uniques)
         codes = np.where(codes < 0, uniques.get_loc(default), codes)
