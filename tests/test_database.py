@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -115,14 +118,37 @@ def test_a_frozen_server_fails_queries_within_the_query_timeout_and_they_recover
         db.migrate()
         assert db.fetch_rows("SELECT 1") == [(1,)]
         db.sql("SELECT 1")  # both kinds of connection are open and pooled
-        os.kill(server.pid, signal.SIGSTOP)
-        try:
+        with frozen(server.pid):
             for call in (lambda: db.fetch_rows("SELECT 2"), lambda: db.sql("SELECT 2")):
                 started = time.monotonic()
                 with pytest.raises(DatabaseTimeoutError, match=r"did not answer within 2 s"):
                     call()
                 assert time.monotonic() - started < 30
-        finally:
-            os.kill(server.pid, signal.SIGCONT)
         assert db.fetch_rows("SELECT 3") == [(3,)]
         assert int(db.sql("SELECT 4 AS n")["n"].iat[0]) == 4
+
+
+@contextlib.contextmanager
+def frozen(pid: int) -> Iterator[None]:
+    """SIGSTOP ``pid`` until the block ends, returning only once every thread has stopped.
+
+    ``kill`` returns before the group stop reaches all threads; a worker thread still running
+    could answer one more query.
+    """
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 10
+        while not all(state == "T" for state in _thread_states(pid)):
+            assert time.monotonic() < deadline, f"process {pid} did not stop: {_thread_states(pid)}"
+            time.sleep(0.01)
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def _thread_states(pid: int) -> list[str]:
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+    return states
