@@ -65,10 +65,6 @@ class Database:
         """Run one small read query and return its rows as tuples (see :mod:`qdbtools.io.plain`)."""
         return self.transport.fetch_rows(query, params)
 
-    def note_unapplied(self, table: str) -> None:
-        """Record that this database committed rows to ``table`` that may not be applied yet."""
-        self.transport.note_unapplied(table)
-
     def wait_for_own_writes(self, tables: Iterable[str], *, timeout: float = 60.0) -> None:
         """Wait until this database's own acknowledged writes to ``tables`` are visible.
 
@@ -444,11 +440,16 @@ class Database:
 
         return indicator_info(self, session_id, symbol, variant_id, variant_type=variant_type)
 
-    def list_indicators(self, session_id: str | None = None, symbol: str | None = None) -> pd.DataFrame:
-        """What is stored: one row per variant with its current generation and row count."""
+    def list_indicators(
+        self, session_id: str | None = None, symbol: str | None = None, *, as_frame: bool = True
+    ) -> Any:
+        """What is stored: one row per variant (ids, generation, commit time, rows, first/last).
+
+        ``as_frame=False``: the same facts as dicts (UTC datetimes), without building a DataFrame.
+        """
         from qdbtools.store import list_indicators
 
-        return list_indicators(self, session_id, symbol)
+        return list_indicators(self, session_id, symbol, as_frame=as_frame)
 
     def indicator_history(
         self, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import psycopg2
@@ -52,6 +54,26 @@ def test_appends_to_a_variant_never_overwritten_accumulate(qdb, unique_id):
     assert qdb.load_indicators(unique_id, "X", limit=-2)["RSI_14"].tolist() == [2.0, 2.0]
     listing = qdb.list_indicators(unique_id)
     assert listing[["indicator_id", "rows"]].to_dict("records") == [{"indicator_id": "RSI_14", "rows": 12}]
+
+
+def test_the_listing_as_records_holds_what_the_frame_holds(qdb, unique_id):
+    qdb.save_indicators(series(4, 1.0, start="2024-03-01"), unique_id, "B")  # one save: its marker's figures
+    for day in range(2):  # two saves: counted in the table
+        qdb.save_indicators(series(3, float(day), start=f"2024-03-0{day + 1}"), unique_id, "A")
+    frame = qdb.list_indicators(unique_id)
+    records = qdb.list_indicators(unique_id, as_frame=False)
+    assert [r["symbol"] for r in records] == ["A", "B"]
+    assert [r["rows"] for r in records] == [6, 4]
+    assert records[0]["first_timestamp"] == dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    assert records[1]["last_timestamp"] == dt.datetime(2024, 3, 1, 0, 3, tzinfo=dt.UTC)
+    assert all(r["committed_at"].tzinfo is dt.UTC for r in records)
+    assert frame.to_dict("records") == [
+        {
+            k: (pd.NaT if v is None else pd.Timestamp(v) if isinstance(v, dt.datetime) else v)
+            for k, v in r.items()
+        }
+        for r in records
+    ]
 
 
 def test_read_your_writes_waits_only_for_this_databases_unapplied_writes(qdb, unique_id, monkeypatch):

@@ -15,25 +15,20 @@ visible markers and see the old state or the new one, never a mix, also while ap
 
 Modules: ``_rows`` (frames in), ``_saves`` (the write path), ``_columns`` (saves of
 columns, small ones without a DataFrame), ``_commits`` (markers and
-state), ``_read`` (loads, info, listing, history), ``_prune`` (maintenance). The full
+state), ``_read`` (loads, history), ``_listing`` (info, listings), ``_prune`` (maintenance). The full
 argument is in ``docs/design/persistence.md``.
 """
 
 from qdbtools.store._columns import save_columns
 from qdbtools.store._commits import Commit, committed, live
+from qdbtools.store._listing import LISTING_COLUMNS, indicator_info, list_indicators
 from qdbtools.store._prune import PruneResult, prune
-from qdbtools.store._read import (
-    LONG_COLUMNS,
-    history,
-    indicator_info,
-    list_indicators,
-    load_across_sessions,
-    load_indicators,
-)
+from qdbtools.store._read import LONG_COLUMNS, history, load_across_sessions, load_indicators
 from qdbtools.store._rows import ROW_COLUMNS, SYMBOL_COLUMNS, VariantColumns, rows_from_columns, to_rows
 from qdbtools.store._saves import SAVE_REQUEST_ROWS, SaveResult, new_generation, save_indicators, save_rows
 
 __all__ = [
+    "LISTING_COLUMNS",
     "LONG_COLUMNS",
     "ROW_COLUMNS",
     "SAVE_REQUEST_ROWS",

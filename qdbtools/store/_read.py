@@ -1,4 +1,4 @@
-"""Reading the store: current (or ``as_of``) values, info, listings and history.
+"""Reading the store: current (or ``as_of``) values and history.
 
 Every read resolves the matching keys' commit markers first (:mod:`._commits`), then reads
 exactly the value rows of the saves that make their state. A marker that is not visible yet
@@ -7,7 +7,6 @@ belongs to a save that does not count yet: readers see the previous state, compl
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
 __all__ = [
     "LONG_COLUMNS",
     "history",
-    "indicator_info",
-    "list_indicators",
     "load_across_sessions",
     "load_indicators",
 ]
@@ -262,135 +259,6 @@ def history(
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["committed_at"] = pd.to_datetime(frame["committed_at"], utc=True)
     return frame.sort_values(["committed_at", "generation"], ignore_index=True)
-
-
-def _state_stats(
-    db: Database, states: Mapping[tuple[str, str], Mapping[Key, list[Commit]]]
-) -> dict[tuple[str, str, str | None, str], tuple[int, Any, Any]]:
-    """Exact (rows, first, last) of each key's current state: one grouped query per session/symbol."""
-    stats = {}
-    for (session_id, symbol), state in states.items():
-        if not state:
-            continue
-        params: dict[str, Any] = {"s": session_id, "y": symbol}
-        where = "session_id = :s AND symbol = :y AND " + saves_filter(dict(state), params)
-        rows = db.fetch_rows(
-            "SELECT indicator_type, indicator_id, count_distinct(cast(timestamp AS LONG)), min(timestamp), "
-            f"max(timestamp) FROM indicators WHERE {where}",
-            params,
-        )
-        for indicator_type, indicator_id, count, first, last in rows:
-            stats[(session_id, symbol, indicator_type, indicator_id)] = (int(count), first, last)
-    return stats
-
-
-def indicator_info(
-    db: Database, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
-) -> dict[str, Any]:
-    """What is stored for one variant (see :meth:`qdbtools.Database.indicator_info`)."""
-    saves = committed(
-        db, session_id, symbol, [text_argument("variant_id", variant_id)], variant_type=variant_type
-    )
-    info: dict[str, Any] = {
-        "exists": False,
-        "rows": 0,
-        "first_timestamp": None,
-        "last_timestamp": None,
-        "path": f"questdb://indicators/{session_id}/{symbol}/{variant_id}",
-        "storage": "questdb",
-        "variant_type": variant_type,
-        "generation": None,
-        "committed_at": None,
-        "generations": 0,
-    }
-    if len(saves) > 1:
-        raise InvalidInputError(
-            f"{variant_id!r} is stored under variant types {sorted(str(k[2]) for k in saves)}; "
-            "pass variant_type="
-        )
-    if saves:
-        ((key, commits),) = saves.items()
-        current = live(commits)
-        stats = _state_stats(db, {(session_id, symbol): {(key[2], key[3]): current}})
-        rows, first, last = stats.get(key, (0, None, None))
-        info.update(
-            exists=rows > 0,
-            rows=rows,
-            variant_type=key[2],
-            generation=current[-1].generation,
-            committed_at=current[-1].committed_at,
-            first_timestamp=pd.Timestamp(first, tz="UTC") if rows else None,
-            last_timestamp=pd.Timestamp(last, tz="UTC") if rows else None,
-            generations=len(commits),
-        )
-    ((table_bytes, table_rows),) = db.fetch_rows(
-        "SELECT sum(diskSize), sum(numRows) FROM table_partitions('indicators')"
-    )
-    info["table_disk_bytes"] = int(table_bytes or 0)
-    info["size_bytes_estimate"] = (
-        round(info["rows"] * info["table_disk_bytes"] / table_rows) if table_rows else 0
-    )
-    info["size_note"] = (
-        "table_disk_bytes is measured (table_partitions('indicators')); size_bytes_estimate is this "
-        "variant's share of it by row count - QuestDB does not report disk use per variant"
-    )
-    return info
-
-
-def list_indicators(db: Database, session_id: str | None = None, symbol: str | None = None) -> pd.DataFrame:
-    """One row per stored variant: ids, current generation, commit time, rows, first/last timestamp.
-
-    A state made of one save takes its figures from that save's commit marker (written with
-    the values, exact); only states of several saves (appends) are counted in the table.
-    """
-    for column, value in (("session_id", session_id), ("symbol", symbol)):
-        if value is not None:
-            key_text(column, value)
-    saves = committed(db, session_id, symbol, details=True)
-    records, layered = [], {}
-    for key, commits in saves.items():
-        current = live(commits)
-        details = json.loads(current[0].details) if len(current) == 1 and current[0].details else {}
-        record = {
-            "session_id": key[0],
-            "symbol": key[1],
-            "indicator_type": key[2],
-            "indicator_id": key[3],
-            "generation": current[-1].generation,
-            "committed_at": current[-1].written_at,
-            "rows": details.get("rows"),
-            "first_timestamp": details.get("first"),
-            "last_timestamp": details.get("last"),
-        }
-        if record["rows"] is None:
-            layered.setdefault((key[0], key[1]), {})[(key[2], key[3])] = current
-        records.append(record)
-    stats = _state_stats(db, layered)
-    for record in records:
-        if record["rows"] is None:
-            key = (record["session_id"], record["symbol"], record["indicator_type"], record["indicator_id"])
-            rows, first, last = stats.get(key, (0, None, None))
-            first, last = (None if t is None else utc_text(pd.Timestamp(t, tz="UTC")) for t in (first, last))
-            record.update(rows=rows, first_timestamp=first, last_timestamp=last)
-    records.sort(key=lambda r: (r["session_id"], r["symbol"], r["indicator_type"] or "", r["indicator_id"]))
-    columns: dict[str, Any] = {
-        name: pd.array([r[name] for r in records], dtype="str")
-        for name in ("session_id", "symbol", "indicator_type", "indicator_id")
-    }
-    columns["generation"] = np.array([r["generation"] for r in records], dtype="int64")
-    columns["committed_at"] = _utc_stamps(
-        np.array([r["committed_at"] for r in records], dtype="datetime64[us]")
-    )
-    columns["rows"] = np.array([r["rows"] for r in records], dtype="int64")
-    for name in ("first_timestamp", "last_timestamp"):
-        # utc_text's ISO form without its "Z": numpy parses it exactly, and far faster than pandas.
-        texts = ["NaT" if r[name] is None else r[name].removesuffix("Z") for r in records]
-        columns[name] = _utc_stamps(np.array(texts, dtype="datetime64[us]"))
-    return pd.DataFrame(columns)
-
-
-def _utc_stamps(stamps: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(stamps).tz_localize("UTC")
 
 
 #: Above this many saves, :func:`load_across_sessions` scans their commit-time range once
