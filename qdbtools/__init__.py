@@ -11,7 +11,6 @@ Start here:
 import qdbtools.accessor  # noqa: F401  (registers the df.qdb accessor)
 from qdbtools.config import Settings
 from qdbtools.database import Database
-from qdbtools.engine import EngineRun, OfflineIndicatorEngine
 from qdbtools.exceptions import (
     ConfigError,
     DatabaseError,
@@ -34,6 +33,7 @@ from qdbtools.exceptions import (
     WriteError,
 )
 from qdbtools.io.writer import WriteResult
+from qdbtools.offline import EngineRun, OfflineIndicatorEngine
 from qdbtools.server import QUESTDB_VERSION, LocalServer, ServerPorts
 from qdbtools.session import connect, get_default_database, local_server
 from qdbtools.store import PruneResult, SaveResult

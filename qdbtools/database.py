@@ -6,7 +6,7 @@ import contextlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -15,14 +15,14 @@ from qdbtools.config import Settings
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.connection import Connection
 from qdbtools.io.literals import check_read_only
-from qdbtools.io.market import aggregate_ohlcv, read_ohlcv, read_ticks
+from qdbtools.io.market import aggregate_ohlcv, read_ohlcv, read_ohlcv_many, read_ticks
 from qdbtools.io.writer import DEFAULT_CHUNK_ROWS, write_frame, write_ticks
+from qdbtools.store.methods import IndicatorMethods
 
 if TYPE_CHECKING:
     from qdbtools.io.writer import WriteResult
     from qdbtools.schema import MigrationReport
     from qdbtools.server import LocalServer
-    from qdbtools.store import PruneResult, SaveResult
 
 __all__ = ["Database"]
 
@@ -30,7 +30,7 @@ __all__ = ["Database"]
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,126}$")
 
 
-class Database:
+class Database(IndicatorMethods):
     """A QuestDB server and the ways qdbtools talks to it.
 
     Create one with :func:`qdbtools.connect` or :func:`qdbtools.local_server`. Its connections
@@ -260,6 +260,22 @@ class Database:
         """
         return read_ohlcv(self.transport, session_id, symbol, interval, start, end, engine=engine)
 
+    def read_ohlcv_many(
+        self,
+        pairs: Iterable[tuple[str, str]],
+        interval: str = "1m",
+        start: Any = None,
+        end: Any = None,
+        *,
+        engine: str = "auto",
+    ) -> pd.DataFrame:
+        """Bars of many (session_id, symbol) pairs in one frame, indexed by (session_id, symbol, timestamp).
+
+        A pair without bars has no rows. For more pairs than fit in memory, a lazy
+        ``dask.dataframe`` with one partition per pair: :func:`qdbtools.cluster.read_ohlcv_dask`.
+        """
+        return read_ohlcv_many(self.transport, pairs, interval, start, end, engine=engine)
+
     def aggregate_ohlcv(self, session_id: str, symbol: str, interval: str = "1m") -> int:
         """Build ``interval`` bars from ``tick_prices`` inside QuestDB (``SAMPLE BY``); returns bars stored.
 
@@ -268,215 +284,6 @@ class Database:
         """
         self.require_schema()
         return aggregate_ohlcv(self.transport, session_id, symbol, interval)
-
-    # -- indicators -----------------------------------------------------------------------
-
-    def save_indicators(
-        self,
-        frame: pd.DataFrame,
-        session_id: str,
-        symbol: str,
-        mode: Literal["append", "overwrite"] = "append",
-        *,
-        variant_type: str = "general",
-        scope: str | None = None,
-        user_id: str | None = None,
-        created_by: str | None = None,
-        wait: bool = False,
-        skip_unchanged: bool = False,
-    ) -> SaveResult:
-        """Store indicator values for one session and symbol.
-
-        Parameters
-        ----------
-        frame : DataFrame
-            *Wide*: tz-aware ``DatetimeIndex``, one column per variant id (``RSI_14``,
-            ``MACD_12_26_9.macd``). *Long*: ``timestamp``, ``indicator_id``, ``value`` and
-            optionally ``confidence``, ``indicator_name``, ``metadata`` (dict or JSON),
-            ``indicator_type``, ``scope``, ``user_id``, ``created_by`` columns. NaN values
-            (warm-up) are not stored.
-        mode : {"append", "overwrite"}
-            ``append`` adds values to each variant's current set; a value at a timestamp
-            already stored replaces it. ``overwrite`` replaces each saved variant's whole set
-            atomically: every reader sees the old set until it sees the new one, complete.
-        variant_type : str
-            The variant family (the legacy file prefix, e.g. ``momentum``); part of the key.
-        wait : bool
-            By default the save returns once the server has durably committed it (it
-            survives a crash of the server); loads through this ``Database`` see it at once,
-            other readers as soon as the server has applied it (milliseconds, longer under
-            load). ``wait=True`` returns only when every reader can see it.
-        skip_unchanged : bool
-            Do not write a variant again when its latest save holds exactly these values
-            (by checksum; for an overwrite, that save must be an overwrite): rerunning the
-            same computation then adds no history. Costs one query before the write.
-
-        Returns
-        -------
-        SaveResult
-            Rows stored, generation per variant, content checksum per variant, and
-            ``committed_at`` (its place in commit order, for ``as_of=``).
-
-        Examples
-        --------
-        >>> db.save_indicators(bars.qdb.indicators(["RSI_14"]), "s1", "BTC_USDT")   # doctest: +SKIP
-        """
-        from qdbtools.store import save_indicators
-
-        return save_indicators(
-            self,
-            frame,
-            session_id,
-            symbol,
-            mode,
-            variant_type=variant_type,
-            scope=scope,
-            user_id=user_id,
-            created_by=created_by,
-            wait=wait,
-            skip_unchanged=skip_unchanged,
-        )
-
-    def load_indicators(
-        self,
-        session_id: str,
-        symbol: str,
-        variant_id: str | Sequence[str] | None = None,
-        start: Any = None,
-        end: Any = None,
-        limit: int | None = None,
-        as_of: Any = None,
-        shape: Literal["wide", "long"] = "wide",
-        *,
-        variant_type: str | None = None,
-        engine: str = "auto",
-    ) -> pd.DataFrame:
-        """Load stored indicator values; exact variant matching (``RSI_14`` never ``RSI_140``).
-
-        Parameters
-        ----------
-        variant_id : str or list of str, optional
-            Variants to load; all when None.
-        start, end : timestamp-like, optional
-            ``start <= timestamp < end`` (tz-aware).
-        limit : int, optional
-            The first ``limit`` rows; a negative number gives the last rows.
-        as_of : timestamp-like, optional
-            Load the generations that were current at that moment (history).
-        shape : {"wide", "long"}
-            Wide: one float column per variant. Long: one row per value with
-            ``indicator_type, indicator_id, value, confidence, indicator_name, metadata,
-            scope, user_id, created_by, generation``.
-        variant_type : str, optional
-            Restrict to one variant type (needed in wide shape when an id is stored under
-            several types).
-
-        Returns
-        -------
-        DataFrame
-            Indexed by UTC timestamp; empty when nothing is stored. A database failure
-            raises instead.
-        """
-        from qdbtools.store import load_indicators
-
-        return load_indicators(
-            self,
-            session_id,
-            symbol,
-            variant_id,
-            start,
-            end,
-            limit,
-            as_of,
-            shape,
-            variant_type=variant_type,
-            engine=engine,
-        )
-
-    def load_across_sessions(
-        self,
-        symbol: str,
-        variant_id: str | Sequence[str],
-        session_ids: Sequence[str] | None = None,
-        *,
-        variant_type: str | None = None,
-        as_of: Any = None,
-        engine: str = "auto",
-    ) -> pd.DataFrame:
-        """Values of variants of one symbol across sessions, in one call.
-
-        Parameters
-        ----------
-        symbol : str
-            The symbol, e.g. ``"BTC_USDT"``.
-        variant_id : str or list of str
-            Variants to load (exact matches).
-        session_ids : list of str, optional
-            Restrict to these sessions; every session that stores the variants when None.
-        variant_type, as_of, engine
-            As in :meth:`load_indicators`.
-
-        Returns
-        -------
-        DataFrame
-            Indexed by ``(session_id, timestamp)`` (UTC), one float column per variant; empty
-            when nothing is stored.
-
-        Examples
-        --------
-        >>> db.load_across_sessions("BTC_USDT", "RSI_14").loc["sess_2024_03_01"]   # doctest: +SKIP
-        """
-        from qdbtools.store import load_across_sessions
-
-        return load_across_sessions(
-            self, symbol, variant_id, session_ids, variant_type=variant_type, as_of=as_of, engine=engine
-        )
-
-    def indicator_info(
-        self, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
-    ) -> dict[str, Any]:
-        """Exists, rows, first/last timestamp, path, storage, generation and (labelled) sizes."""
-        from qdbtools.store import indicator_info
-
-        return indicator_info(self, session_id, symbol, variant_id, variant_type=variant_type)
-
-    def list_indicators(
-        self, session_id: str | None = None, symbol: str | None = None, *, as_frame: bool = True
-    ) -> Any:
-        """What is stored: one row per variant (ids, generation, commit time, rows, first/last).
-
-        ``as_frame=False``: the same facts as dicts (UTC datetimes), without building a DataFrame.
-        """
-        from qdbtools.store import list_indicators
-
-        return list_indicators(self, session_id, symbol, as_frame=as_frame)
-
-    def indicator_history(
-        self, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
-    ) -> pd.DataFrame:
-        """Every committed generation of one variant, oldest first (for ``as_of=``)."""
-        from qdbtools.store import history
-
-        return history(self, session_id, symbol, variant_id, variant_type=variant_type)
-
-    def prune(
-        self,
-        session_id: str | None = None,
-        symbol: str | None = None,
-        *,
-        keep_history: int = 0,
-        orphan_grace: float = 3600.0,
-        dry_run: bool = False,
-    ) -> PruneResult:
-        """Drop superseded indicator generations and abandoned orphans (see :func:`qdbtools.store.prune`).
-
-        The current generation of every variant is never touched.
-        """
-        from qdbtools.store import prune
-
-        return prune(
-            self, session_id, symbol, keep_history=keep_history, orphan_grace=orphan_grace, dry_run=dry_run
-        )
 
     # -- schema -------------------------------------------------------------------------
 

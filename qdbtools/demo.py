@@ -77,8 +77,8 @@ def _timed(report: DemoReport, name: str, action: Callable[[], tuple[int, str]])
 
 def run_demo(db: Database, data: Path, out: Path, *, variants: list[str] | None = None) -> DemoReport:
     """Run every step of the demo against ``db``; raises when a verification fails."""
-    from qdbtools.engine import OfflineIndicatorEngine
     from qdbtools.legacy.migrate import migrate_csv
+    from qdbtools.offline import OfflineIndicatorEngine
     from qdbtools.plotting import plot_indicators
 
     variants = variants or STANDARD_VARIANTS

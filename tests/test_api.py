@@ -23,7 +23,7 @@ def test_every_error_derives_from_the_root():
 def test_results_print_short_and_show_as_tables_in_jupyter():
     import pandas as pd
 
-    from qdbtools.engine import EngineRun
+    from qdbtools.offline import EngineRun
     from qdbtools.store import SaveResult
 
     save = SaveResult(

@@ -22,8 +22,8 @@ LAYERS: list[set[str]] = [
     {"store", "plotting"},
     {"legacy", "database"},
     {"session"},
-    {"accessor", "engine", "service"},
-    {"demo"},
+    {"accessor", "offline", "service"},
+    {"cluster", "demo"},
     {"__init__"},
     {"cli", "testing"},
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -20,8 +20,10 @@ __all__ = [
     "OHLCV_DTYPES",
     "TICK_DTYPES",
     "aggregate_ohlcv",
+    "check_interval",
     "normalize",
     "read_ohlcv",
+    "read_ohlcv_many",
     "read_ticks",
 ]
 
@@ -63,7 +65,7 @@ INTERVALS: Mapping[str, str] = {
 }
 
 
-def _check_interval(interval: str) -> str:
+def check_interval(interval: str) -> str:
     if interval not in INTERVALS:
         raise InvalidInputError(f"unknown interval {interval!r}; use one of {', '.join(INTERVALS)}")
     return interval
@@ -149,7 +151,7 @@ def read_ohlcv(
     params: dict[str, Any] = {
         "session_id": key_text("session_id", session_id),
         "symbol": key_text("symbol", symbol),
-        "interval": _check_interval(interval),
+        "interval": check_interval(interval),
     }
     where = "session_id = :session_id AND symbol = :symbol AND interval = :interval"
     where += time_range_filter(start, end, params)
@@ -157,6 +159,67 @@ def read_ohlcv(
     return _select(
         conn, "aggregated_ohlcv", list(OHLCV_DTYPES), keys, where, params, "timestamp", OHLCV_DTYPES, engine
     )
+
+
+#: Sessions per query of :func:`read_ohlcv_many`, so that each query's filter stays short.
+SESSIONS_PER_QUERY = 50
+
+#: Columns of :func:`read_ohlcv_many` (index: session_id, symbol, timestamp).
+MANY_OHLCV_COLUMNS = ("open", "high", "low", "close", "volume", "trades")
+
+
+def _pairs_by_session(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    by_session: dict[str, list[str]] = {}
+    for position, pair in enumerate(pairs):
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise InvalidInputError(f"pairs[{position}] is {pair!r}; pass (session_id, symbol) pairs")
+        symbols = by_session.setdefault(key_text("session_id", pair[0]), [])
+        if key_text("symbol", pair[1]) not in symbols:
+            symbols.append(pair[1])
+    return by_session
+
+
+def read_ohlcv_many(
+    conn: Connection,
+    pairs: Iterable[tuple[str, str]],
+    interval: str = "1m",
+    start: Any = None,
+    end: Any = None,
+    *,
+    engine: str = "auto",
+) -> pd.DataFrame:
+    """Bars of many (session_id, symbol) pairs, indexed by (session_id, symbol, timestamp), sorted.
+
+    One query per :data:`SESSIONS_PER_QUERY` sessions; a pair without bars has no rows.
+    """
+    interval = check_interval(interval)
+    by_session = _pairs_by_session(pairs)
+    sessions = list(by_session)
+    frames = []
+    for first in range(0, len(sessions), SESSIONS_PER_QUERY):
+        params: dict[str, Any] = {"interval": interval}
+        terms = []
+        for i, session_id in enumerate(sessions[first : first + SESSIONS_PER_QUERY]):
+            params[f"s{i}"] = session_id
+            names = []
+            for j, symbol in enumerate(by_session[session_id]):
+                params[f"y{i}_{j}"] = symbol
+                names.append(f":y{i}_{j}")
+            terms.append(f"(session_id = :s{i} AND symbol IN ({', '.join(names)}))")
+        where = f"interval = :interval AND ({' OR '.join(terms)})" + time_range_filter(start, end, params)
+        query = (
+            f"SELECT timestamp, session_id, symbol, {', '.join(MANY_OHLCV_COLUMNS)} "
+            f"FROM aggregated_ohlcv WHERE {where}"
+        )
+        frames.append(normalize(read_frame(conn, query, params, resolve_engine(conn, engine)), OHLCV_DTYPES))
+    if not frames:
+        names = ("session_id", "symbol", *MANY_OHLCV_COLUMNS)
+        empty = {name: pd.Series(dtype=OHLCV_DTYPES[name]) for name in names}
+        frame = pd.DataFrame(empty, index=pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us"))
+    else:
+        frame = pd.concat(frames) if len(frames) > 1 else frames[0]
+    frame = frame.set_index(["session_id", "symbol"], append=True).reorder_levels([1, 2, 0])
+    return frame[list(MANY_OHLCV_COLUMNS)].sort_index()
 
 
 def aggregate_ohlcv(
@@ -171,7 +234,7 @@ def aggregate_ohlcv(
     params = {
         "session_id": key_text("session_id", session_id),
         "symbol": key_text("symbol", symbol),
-        "interval": _check_interval(interval),
+        "interval": check_interval(interval),
     }
     # The interval is SQL syntax here; it comes from the fixed INTERVALS table above.
     conn.execute(

@@ -15,63 +15,28 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from qdbtools.display import html_table
 from qdbtools.exceptions import NoDataError, QdbToolsError
+from qdbtools.offline._executors import run_pairs
+from qdbtools.offline._runs import EngineRun
 
 if TYPE_CHECKING:
     from qdbtools.config import Settings
     from qdbtools.database import Database
 
-__all__ = ["EngineRun", "OfflineIndicatorEngine"]
+__all__ = ["OfflineIndicatorEngine", "PairJob", "run_pair", "worker_database", "worker_databases"]
 
 log = logging.getLogger(__name__)
 
 OHLCV = ["open", "high", "low", "close", "volume"]
-
-
-@dataclass
-class EngineRun:
-    """Summary of one :meth:`OfflineIndicatorEngine.run`."""
-
-    session_id: str
-    symbol: str
-    bars: int = 0
-    source: str | None = None
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    generations: dict[str, int] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def __repr__(self) -> str:
-        outcome = f"error={self.error!r}" if self.error else f"rows={sum(self.rows.values()):,}"
-        return (
-            f"EngineRun({self.session_id!r}, {self.symbol!r}, bars={self.bars:,}, "
-            f"variants={len(self.rows)}, {outcome}, seconds={sum(self.seconds.values()):.2f})"
-        )
-
-    def _repr_html_(self) -> str:
-        fields = {
-            "session_id": self.session_id,
-            "symbol": self.symbol,
-            "bars": f"{self.bars:,}",
-            "source": self.source or "-",
-            "rows saved": ", ".join(f"{k}: {v:,}" for k, v in sorted(self.rows.items())) or "-",
-            "seconds": ", ".join(f"{k}: {v:.3f}" for k, v in self.seconds.items()) or "-",
-            "error": self.error or "-",
-        }
-        return html_table("EngineRun", fields)
 
 
 class OfflineIndicatorEngine:
@@ -179,42 +144,82 @@ class OfflineIndicatorEngine:
         variants: Sequence[str],
         mode: Literal["append", "overwrite"] = "append",
         *,
+        executor: Executor | Any | None = None,
         processes: int | None = None,
         progress: bool = True,
     ) -> list[EngineRun]:
-        """:meth:`run` for many (session_id, symbol) pairs in worker processes, with a progress bar.
+        """:meth:`run` for many (session_id, symbol) pairs in parallel, with a progress bar.
 
-        Every pair gets a summary; a pair that fails has ``error`` set (and ``ok`` False)
-        instead of stopping the others.
+        Parameters
+        ----------
+        pairs : iterable of (str, str)
+            The (session_id, symbol) pairs.
+        variants, mode
+            As in :meth:`run`.
+        executor : concurrent.futures.Executor or dask.distributed.Client, optional
+            Where the pairs run. None: ``processes`` local worker processes (default one per
+            CPU). A Dask ``Client`` runs them on its cluster's workers; each worker process
+            connects to QuestDB once, with this engine's ``db.settings``.
+        progress : bool
+            A tqdm bar of pairs done, rows saved and errors.
+
+        Returns
+        -------
+        list of EngineRun
+            One per pair, in the order given. A pair that fails (no data, a database error,
+            its worker died) has ``error`` set and ``ok`` False; the other pairs go on.
+
+        Examples
+        --------
+        >>> from dask.distributed import Client                                # doctest: +SKIP
+        >>> client = Client("tcp://scheduler:8786")                            # doctest: +SKIP
+        >>> runs = engine.run_many(pairs, ["RSI_14", "EMA_12"], executor=client)  # doctest: +SKIP
         """
-        from tqdm.auto import tqdm
-
-        pairs = list(pairs)
-        workers = max(1, min(processes or os.cpu_count() or 1, len(pairs)))
-        results: dict[tuple[str, str], EngineRun] = {}
-        args = (self.db.settings, self.variant_type, self.created_by, list(variants), mode)
-        with ProcessPoolExecutor(workers) as pool:
-            futures = {pool.submit(_run_one, *args, s, y): (s, y) for s, y in pairs}
-            done = as_completed(futures)
-            for future in tqdm(done, total=len(futures), desc="indicators") if progress else done:
-                results[futures[future]] = future.result()
-        return [results[pair] for pair in pairs]
+        job = PairJob(self.db.settings, tuple(variants), mode, self.variant_type, self.created_by)
+        return run_pairs(run_pair, job, list(pairs), executor, processes=processes, progress=progress)
 
 
-def _run_one(
-    settings: Settings,
-    variant_type: str,
-    created_by: str,
-    variants: list[str],
-    mode: str,
-    session_id: str,
-    symbol: str,
-) -> EngineRun:
-    from qdbtools.database import Database
+@dataclass(frozen=True)
+class PairJob:
+    """What every pair of one :meth:`OfflineIndicatorEngine.run_many` computes, and where (picklable)."""
 
-    with Database(settings) as db:
-        engine = OfflineIndicatorEngine(db, variant_type=variant_type, created_by=created_by)
-        try:
-            return engine.run(session_id, symbol, variants, mode)  # type: ignore[arg-type]
-        except QdbToolsError as exc:
-            return EngineRun(session_id, symbol, error=f"{type(exc).__name__}: {exc}")
+    settings: Settings
+    variants: tuple[str, ...]
+    mode: str
+    variant_type: str
+    created_by: str
+
+
+_DATABASES: dict[Settings, Database] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def worker_database(settings: Settings) -> Database:
+    """This process's :class:`~qdbtools.Database` for ``settings``: built on first use, then kept."""
+    with _DATABASES_LOCK:
+        db = _DATABASES.get(settings)
+        if db is None:
+            from qdbtools.database import Database
+
+            db = _DATABASES[settings] = Database(settings)
+            log.debug("worker database built", extra={"pid": os.getpid(), "address": settings.address})
+        return db
+
+
+def worker_databases() -> int:
+    """How many databases this process has built for :func:`run_pair` (one per distinct settings)."""
+    return len(_DATABASES)
+
+
+def run_pair(job: PairJob, session_id: str, symbol: str) -> EngineRun:
+    """One pair's :meth:`OfflineIndicatorEngine.run` in a worker; a failure becomes ``error``."""
+    engine = OfflineIndicatorEngine(
+        worker_database(job.settings), variant_type=job.variant_type, created_by=job.created_by
+    )
+    try:
+        return engine.run(session_id, symbol, job.variants, job.mode)  # type: ignore[arg-type]
+    except QdbToolsError as exc:
+        return EngineRun(session_id, symbol, error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # an unexpected failure of one pair is reported with it, not lost
+        log.exception("engine run failed", extra={"session_id": session_id, "symbol": symbol})
+        return EngineRun(session_id, symbol, error=f"{type(exc).__name__}: {exc}")
