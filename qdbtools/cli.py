@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import qdbtools
-from qdbtools.exceptions import QdbToolsError
+from qdbtools.exceptions import InvalidInputError, QdbToolsError
 from qdbtools.server import (
     LocalServer,
     ServerPorts,
@@ -29,6 +29,20 @@ qdbtools: tick prices, OHLCV bars and technical indicators in QuestDB.
 
 Without --conf/--url (or QDBTOOLS_* variables), commands use the embedded default:
 a managed QuestDB under ~/.local/share/qdbtools/questdb, started on first use.
+"""
+
+
+_COMPUTE_DESCRIPTION = """\
+Run the OfflineIndicatorEngine: load the 1m bars of each (session, symbol) pair (from
+aggregated_ohlcv, else from ticks), compute the variants and save them.
+
+  qdbtools compute SESSION SYMBOL RSI_14 EMA_12       one pair
+  qdbtools compute --all RSI_14 MACD_12_26_9          every pair with bars or ticks
+  qdbtools compute --pairs pairs.csv RSI_14           the pairs of a CSV file (session_id,symbol)
+
+Many pairs run on local worker processes, a Dask LocalCluster (--local-cluster N, needs
+qdbtools[dask]) or an existing Dask scheduler (--scheduler ADDRESS; its workers need
+qdbtools and reach QuestDB with the same --conf/--url). Exit code 2 when a pair failed.
 """
 
 
@@ -98,14 +112,30 @@ def _build_parser() -> argparse.ArgumentParser:
     compute = commands.add_parser(
         "compute",
         help="compute indicator variants for stored bars and save them",
-        description="Run the OfflineIndicatorEngine: load 1m bars of SESSION/SYMBOL (from aggregated_ohlcv, "
-        "else from ticks), compute the variants (e.g. RSI_14 EMA_12 MACD_12_26_9) and save them.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_COMPUTE_DESCRIPTION,
+        usage="qdbtools compute [options] SESSION SYMBOL VARIANT [VARIANT ...]\n"
+        "       qdbtools compute [options] (--all | --pairs FILE) VARIANT [VARIANT ...]",
     )
-    compute.add_argument("session_id", metavar="SESSION")
-    compute.add_argument("symbol", metavar="SYMBOL")
-    compute.add_argument("variants", nargs="+", metavar="VARIANT")
+    compute.add_argument(
+        "targets", nargs="+", metavar="ARG", help="SESSION SYMBOL VARIANT..., or VARIANTs (--all, --pairs)"
+    )
+    pairs = compute.add_mutually_exclusive_group()
+    pairs.add_argument(
+        "--all", action="store_true", help="every (session, symbol) pair with 1m bars or ticks"
+    )
+    pairs.add_argument("--pairs", type=Path, metavar="FILE", help="a CSV file of session_id,symbol lines")
+    where = compute.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://head:8786")
+    where.add_argument(
+        "--local-cluster", type=int, metavar="N", help="a Dask LocalCluster of N worker processes"
+    )
+    where.add_argument(
+        "--processes", type=int, metavar="N", help="N local worker processes (default: one per CPU)"
+    )
     compute.add_argument("--mode", choices=["append", "overwrite"], default="append")
     compute.add_argument("--variant-type", default="general", help="variant type to save under (%(default)s)")
+    compute.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_connection_options(compute)
 
     demo = commands.add_parser(
@@ -218,15 +248,41 @@ def print_migration_report(run: Any) -> None:
 
 
 def _compute(args: argparse.Namespace) -> int:
+    from qdbtools.offline.pairs import dask_executor, read_pairs_file
+
+    many = args.all or args.pairs is not None
+    if not many and len(args.targets) < 3:
+        raise InvalidInputError(
+            "compute needs SESSION SYMBOL VARIANT..., or --all/--pairs FILE and VARIANT..."
+        )
+    variants = args.targets if many else args.targets[2:]
     with _connect(args) as db:
         engine = qdbtools.OfflineIndicatorEngine(
             db, variant_type=args.variant_type, created_by="qdbtools compute"
         )
-        run = engine.run(args.session_id, args.symbol, args.variants, mode=args.mode)
-    print(f"{run.bars} bars from {run.source}; " + ", ".join(f"{k} {v:.3f}s" for k, v in run.seconds.items()))
-    for variant, rows in run.rows.items():
-        print(f"  {variant:<28} {rows:>8} rows")
-    return 0
+        if not many:
+            run = engine.run(args.targets[0], args.targets[1], variants, mode=args.mode)
+            seconds = ", ".join(f"{k} {v:.3f}s" for k, v in run.seconds.items())
+            print(f"{run.bars} bars from {run.source}; {seconds}")
+            for variant, rows in run.rows.items():
+                print(f"  {variant:<28} {rows:>8} rows")
+            return 0
+        pairs = db.list_pairs() if args.all else read_pairs_file(args.pairs)
+        with dask_executor(args.scheduler, args.local_cluster) as executor:
+            runs = engine.run_many(
+                pairs,
+                variants,
+                args.mode,
+                executor=executor,
+                processes=args.processes,
+                progress=not args.no_progress,
+            )
+    failed = [run for run in runs if not run.ok]
+    rows = sum(sum(run.rows.values()) for run in runs)
+    print(f"{len(runs) - len(failed)} of {len(runs)} pairs saved, {rows:,} values")
+    for run in failed:
+        print(f"  failed: {run.session_id!r} {run.symbol!r}: {run.error}")
+    return 2 if failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

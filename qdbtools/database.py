@@ -15,7 +15,7 @@ from qdbtools.config import Settings
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.connection import Connection
 from qdbtools.io.literals import check_read_only
-from qdbtools.io.market import aggregate_ohlcv, read_ohlcv, read_ohlcv_many, read_ticks
+from qdbtools.io.market import aggregate_ohlcv, list_pairs, read_ohlcv, read_ohlcv_many, read_ticks
 from qdbtools.io.writer import DEFAULT_CHUNK_ROWS, write_frame, write_ticks
 from qdbtools.store.methods import IndicatorMethods
 
@@ -275,6 +275,11 @@ class Database(IndicatorMethods):
         ``dask.dataframe`` with one partition per pair: :func:`qdbtools.cluster.read_ohlcv_dask`.
         """
         return read_ohlcv_many(self.transport, pairs, interval, start, end, engine=engine)
+
+    def list_pairs(self) -> list[tuple[str, str]]:
+        """Every (session_id, symbol) pair with 1-minute bars or ticks, sorted (``compute --all``)."""
+        self.require_schema()
+        return list_pairs(self.transport)
 
     def aggregate_ohlcv(self, session_id: str, symbol: str, interval: str = "1m") -> int:
         """Build ``interval`` bars from ``tick_prices`` inside QuestDB (``SAMPLE BY``); returns bars stored.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -19,6 +21,7 @@ import qdbtools
 from qdbtools.cluster import read_ohlcv_dask
 from qdbtools.exceptions import DatabaseUnavailableError, InvalidInputError
 from qdbtools.offline import worker_databases
+from qdbtools.offline.pairs import read_pairs_file
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data_samples" / "ticks.parquet"
 VARIANTS = ["RSI_14", "EMA_12", "MACD_12_26_9"]
@@ -200,3 +203,55 @@ def test_a_dask_dataframe_of_many_pairs_computes_on_the_cluster(qdb, unique_id, 
     )
     with pytest.raises(InvalidInputError, match="at least one"):
         read_ohlcv_dask(qdb, [])
+
+
+def _cli(db, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "QDBTOOLS_HOST": db.settings.host,
+        "QDBTOOLS_HTTP_PORT": str(db.settings.http_port),
+        "QDBTOOLS_PG_PORT": str(db.settings.pg_port),
+    }
+    command = [sys.executable, "-m", "qdbtools.cli", "compute", *args, "--no-progress"]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_cli_compute_pairs_file_on_a_local_cluster_reports_failed_pairs(qdb, unique_id, ticks, tmp_path):
+    pairs = _with_bars(qdb, unique_id, ["A", 'q"uote, \\'], ticks)
+    listing = tmp_path / "pairs.csv"
+    with listing.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["session_id", "symbol"])
+        writer.writerows([*pairs, (unique_id, "MISSING"), pairs[0]])
+    done = _cli(qdb, "--pairs", str(listing), "RSI_14", "EMA_12", "--local-cluster", "2")
+    assert done.returncode == 2, done.stderr
+    assert "2 of 3 pairs saved" in done.stdout and "'MISSING': NoDataError" in done.stdout
+    for pair in pairs:
+        assert sorted(qdb.load_indicators(*pair).columns) == ["EMA_12", "RSI_14"]
+
+
+def test_cli_compute_all_runs_every_pair_with_bars_or_ticks(qdb_server_factory, ticks):
+    server = qdb_server_factory()
+    with qdbtools.Database(server.settings, server=server) as db:
+        db.migrate()
+        db.write_ticks(ticks, session_id="s1", symbol="TICKS_ONLY")
+        pairs = [*_with_bars(db, "s2", ["BARS"], ticks), ("s1", "TICKS_ONLY")]
+        assert db.list_pairs() == sorted(pairs)
+        done = _cli(db, "--all", "RSI_14", "--processes", "2")
+        assert done.returncode == 0, done.stderr
+        assert "2 of 2 pairs saved" in done.stdout
+        assert all(not db.load_indicators(*pair, "RSI_14").empty for pair in pairs)
+
+
+def test_pairs_files_are_read_exactly_and_bad_lines_are_named(tmp_path):
+    listing = tmp_path / "pairs.csv"
+    listing.write_text('s1,BTC\n\n"s,2"," ETH"\ns1,BTC\n')
+    assert read_pairs_file(listing) == [("s1", "BTC"), ("s,2", " ETH")]
+    listing.write_text("session_id,symbol\ns1,BTC\ns2\n")
+    with pytest.raises(InvalidInputError, match=r"pairs.csv:3: expected 'session_id,symbol', got 's2'"):
+        read_pairs_file(listing)
+    with pytest.raises(InvalidInputError, match="cannot read the pairs file"):
+        read_pairs_file(tmp_path / "absent.csv")
+    listing.write_text("session_id,symbol\n")
+    with pytest.raises(InvalidInputError, match="lists no pairs"):
+        read_pairs_file(listing)

@@ -21,6 +21,7 @@ __all__ = [
     "TICK_DTYPES",
     "aggregate_ohlcv",
     "check_interval",
+    "list_pairs",
     "normalize",
     "read_ohlcv",
     "read_ohlcv_many",
@@ -220,6 +221,17 @@ def read_ohlcv_many(
         frame = pd.concat(frames) if len(frames) > 1 else frames[0]
     frame = frame.set_index(["session_id", "symbol"], append=True).reorder_levels([1, 2, 0])
     return frame[list(MANY_OHLCV_COLUMNS)].sort_index()
+
+
+def list_pairs(conn: Connection) -> list[tuple[str, str]]:
+    """Every (session_id, symbol) pair with 1-minute bars or ticks, sorted."""
+    found: set[tuple[str, str]] = set()
+    for query in (
+        "SELECT DISTINCT session_id, symbol FROM aggregated_ohlcv WHERE interval = '1m'",
+        "SELECT DISTINCT session_id, symbol FROM tick_prices",
+    ):
+        found.update((str(s), str(y)) for s, y in conn.fetch_rows(query) if s is not None and y is not None)
+    return sorted(found)
 
 
 def aggregate_ohlcv(
