@@ -150,12 +150,14 @@ def test_a_worker_killed_mid_run_leaves_each_pair_saved_or_failed_and_a_rerun_co
         pd.testing.assert_frame_equal(qdb.load_indicators(*pair, variant_type="killed"), expected[pair])
 
 
-def test_any_concurrent_futures_executor_runs_the_pairs(qdb, unique_id, ticks):
+def test_any_concurrent_futures_executor_runs_the_pairs(qdb, unique_id, ticks, capsys):
     pairs = _with_bars(qdb, unique_id, ["A", "B"], ticks)
     engine = qdbtools.OfflineIndicatorEngine(qdb)
     with ThreadPoolExecutor(2) as pool:
-        runs = engine.run_many([*pairs, (unique_id, "NONE")], ["RSI_14"], executor=pool, progress=False)
+        runs = engine.run_many([*pairs, (unique_id, "NONE")], ["RSI_14"], executor=pool)
     assert [r.ok for r in runs] == [True, True, False]
+    bar = capsys.readouterr().err  # pairs done, values saved, errors
+    assert "3/3" in bar and f"rows={sum(runs[0].rows.values()) * 2:,}" in bar and "errors=1" in bar
     assert len(qdb.load_indicators(unique_id, "A")) == runs[0].rows["RSI_14"]
     with pytest.raises(InvalidInputError, match=r"a concurrent\.futures\.Executor or a dask"):
         engine.run_many(pairs, ["RSI_14"], executor="tcp://127.0.0.1:8786", progress=False)

@@ -99,16 +99,24 @@ def _outcome(pair: tuple[str, str], future: Any) -> EngineRun:
 def _collect(
     pairs: Sequence[tuple[str, str]], finished: Iterable[tuple[int, Any]], progress: bool
 ) -> list[EngineRun]:
-    from tqdm.auto import tqdm
-
     results: dict[int, EngineRun] = {}
-    bar = tqdm(total=len(pairs), desc="indicators", unit="pair", disable=not progress)
+    bar = _progress_bar(len(pairs)) if progress else None
     rows = errors = 0
-    with bar:
+    try:
         for position, future in finished:
             run = results[position] = _outcome(pairs[position], future)
             rows += sum(run.rows.values())
             errors += not run.ok
-            bar.set_postfix(rows=f"{rows:,}", errors=errors, refresh=False)
-            bar.update()
+            if bar is not None:
+                bar.set_postfix(rows=f"{rows:,}", errors=errors, refresh=False)
+                bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
     return [results[position] for position in range(len(pairs))]
+
+
+def _progress_bar(total: int) -> Any:
+    from tqdm.auto import tqdm  # imported only when a bar is shown (no widget warning otherwise)
+
+    return tqdm(total=total, desc="indicators", unit="pair")

@@ -72,6 +72,7 @@ def dask_executor(scheduler: str | None = None, local_workers: int | None = None
         processes=True,
         host="127.0.0.1",
         dashboard_address="127.0.0.1:0",
+        preload=["qdbtools.offline"],  # each worker imports qdbtools once, when it starts
     )
     with cluster, Client(cluster) as client:
         yield client
