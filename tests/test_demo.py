@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from PIL import Image
 
@@ -42,3 +43,26 @@ def test_cli_help_reads_well():
         [sys.executable, "-m", "qdbtools.cli", "demo", "--help"], capture_output=True, text=True
     )
     assert "Running it again stores nothing new" in demo.stdout
+
+
+def _readme_taste() -> str:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## A taste", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_taste_runs_verbatim_after_the_demo(qdb, tmp_path, monkeypatch):
+    data = find_samples()
+    run_demo(qdb, data, tmp_path / "demo")
+    for name, value in (("HOST", qdb.settings.host), ("HTTP_PORT", qdb.settings.http_port)):
+        monkeypatch.setenv(f"QDBTOOLS_{name}", str(value))
+    monkeypatch.setenv("QDBTOOLS_PG_PORT", str(qdb.settings.pg_port))
+    (tmp_path / "data_samples").symlink_to(data)
+    monkeypatch.chdir(tmp_path)
+    code = _readme_taste()
+    assert "qdbtools.connect()" in code and "load_indicators" in code
+    namespace: dict = {}
+    exec(compile(code, "README.md (A taste)", "exec"), namespace)
+    assert (tmp_path / "chart.png").stat().st_size > 10_000
+    loaded = namespace["db"].load_indicators("sess_2024_03_01", "BTC_USDT", ["RSI_14"], variant_type="taste")
+    assert loaded["RSI_14"].notna().sum() > 1000

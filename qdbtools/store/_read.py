@@ -285,8 +285,10 @@ def load_across_sessions(
     pairs = Counter((key[0], key[3]) for key in states)
     clashing = sorted(pair for pair, count in pairs.items() if count > 1)
     if clashing:
+        types = sorted({str(key[2]) for key in states if (key[0], key[3]) in set(clashing)})
         raise InvalidInputError(
-            f"{clashing[:3]} are stored under several variant types; pass variant_type= to choose one"
+            f"{clashing[:3]} are stored under several variant types ({', '.join(types)}); "
+            "pass variant_type= to choose one"
         )
     allowed = {(key[3], c.generation) for key, commits in states.items() for c in commits}
     names = sorted({key[0] for key in states})
