@@ -47,7 +47,7 @@ class Database(IndicatorMethods):
     def __init__(self, settings: Settings, *, server: LocalServer | None = None) -> None:
         self.settings = settings
         self.server = server
-        self.transport = Connection(settings)
+        self.transport = Connection(settings, data_root=server.root if server is not None else None)
         self._schema_ready = False
 
     # -- connections --------------------------------------------------------------------

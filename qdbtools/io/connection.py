@@ -14,6 +14,7 @@ import contextlib
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,12 +22,17 @@ import psycopg2
 import sqlalchemy as sa
 
 from qdbtools.config import Settings
-from qdbtools.exceptions import DatabaseTimeoutError, DatabaseUnavailableError, QueryError
+from qdbtools.exceptions import (
+    DatabaseTimeoutError,
+    DatabaseUnavailableError,
+    QueryError,
+    TableSuspendedError,
+)
 from qdbtools.io.errors import sql_errors, unavailable
 from qdbtools.io.exports import fetch_parquet
 from qdbtools.io.pgwire import QuestDBCursor, answer_within
 from qdbtools.io.plain import PlainQueries
-from qdbtools.io.visibility import UnappliedWrites, wait_until_visible
+from qdbtools.io.visibility import UnappliedWrites, low_disk_note, wait_until_visible
 
 __all__ = ["Connection"]
 
@@ -40,8 +46,9 @@ class Connection:
         Where the server is.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, data_root: Path | None = None) -> None:
         self.settings = settings
+        self.data_root = data_root  # a managed server's root: its free space explains suspensions
         self._engine: sa.Engine | None = None
         self._lock = threading.Lock()
         self._sender_instance: Any = None
@@ -203,15 +210,24 @@ class Connection:
         """
         noted = self._unapplied.pending(tables)
         if noted:
-            wait_until_visible(self.fetch_frame, sorted(noted), timeout=timeout)
+            self._wait_visible(sorted(noted), timeout)
             self._unapplied.forget(noted)
 
     def wait_until_visible(self, tables: str | Iterable[str], *, timeout: float = 60.0) -> None:
         """Wait until rows committed to the WAL ``tables`` (by anyone) are visible to queries."""
         names = [tables] if isinstance(tables, str) else list(tables)
         noted = self._unapplied.pending(names)
-        wait_until_visible(self.fetch_frame, names, timeout=timeout)
+        self._wait_visible(names, timeout)
         self._unapplied.forget(noted)
+
+    def _wait_visible(self, names: list[str], timeout: float) -> None:
+        try:
+            wait_until_visible(self.fetch_frame, names, timeout=timeout)
+        except TableSuspendedError as exc:
+            note = low_disk_note(self.data_root) if self.data_root is not None else None
+            if note is None:
+                raise
+            raise TableSuspendedError(f"{exc} {note}") from exc
 
     def close(self) -> None:
         """Dispose of every connection (the server itself is not touched)."""

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pandas as pd
 
 from qdbtools.exceptions import TableSuspendedError, VisibilityError
 
-__all__ = ["UnappliedWrites", "wait_until_visible"]
+__all__ = [
+    "LOW_DISK_BYTES",
+    "UnappliedWrites",
+    "low_disk_note",
+    "wait_until_visible",
+]
 
 
 RunQuery = Callable[..., pd.DataFrame]
@@ -58,8 +65,9 @@ def wait_until_visible(
             if bool(row.suspended):
                 raise TableSuspendedError(
                     f"WAL table {row.name!r} is suspended ({row.errorTag}: {row.errorMessage}); "
-                    f'its writes are not applied. Fix the cause, then run ALTER TABLE "{row.name}" '
-                    "RESUME WAL"
+                    "its acknowledged writes are kept in its WAL but not applied. Fix the cause (a "
+                    "full disk may show as 'bulk update failed'), then run "
+                    f'ALTER TABLE "{row.name}" RESUME WAL'
                 )
             target = targets.setdefault(row.name, int(row.sequencerTxn))
             if int(row.writerTxn) >= target:
@@ -101,3 +109,24 @@ class UnappliedWrites:
             for table, version in noted.items():
                 if self._versions.get(table) == version:
                     del self._versions[table]
+
+
+#: Free space below which a managed server's disk is reported as nearly full.
+LOW_DISK_BYTES = 512 * 1024 * 1024
+
+
+def low_disk_note(root: Path) -> str | None:
+    """A sentence on the free space at ``root`` when it is low, else None.
+
+    Low: below the smaller of :data:`LOW_DISK_BYTES` and 5% of the disk.
+    """
+    try:
+        usage = shutil.disk_usage(root)
+    except OSError:
+        return None
+    if usage.free >= min(LOW_DISK_BYTES, usage.total // 20):
+        return None
+    return (
+        f"The server's disk at {root} is nearly full: {usage.free / 2**20:,.0f} MiB free of "
+        f"{usage.total / 2**20:,.0f} MiB; free space there before resuming."
+    )
