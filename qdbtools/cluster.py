@@ -14,8 +14,7 @@ import pandas as pd
 
 from qdbtools.config import Settings
 from qdbtools.exceptions import InvalidInputError
-from qdbtools.io.literals import key_text
-from qdbtools.io.market import OHLCV_DTYPES, check_interval
+from qdbtools.io.market import OHLCV_DTYPES, check_interval, checked_pairs
 from qdbtools.offline import worker_database
 
 if TYPE_CHECKING:
@@ -74,11 +73,7 @@ def read_ohlcv_dask(
     except ImportError as exc:
         raise InvalidInputError("read_ohlcv_dask needs Dask: pip install 'qdbtools[dask]'") from exc
     settings = db if isinstance(db, Settings) else db.settings
-    checked = []
-    for position, pair in enumerate(pairs):
-        if not (isinstance(pair, tuple | list) and len(pair) == 2):
-            raise InvalidInputError(f"pairs[{position}] is {pair!r}; pass (session_id, symbol) pairs")
-        checked.append((key_text("session_id", pair[0]), key_text("symbol", pair[1])))
+    checked = checked_pairs(pairs)
     if not checked:
         raise InvalidInputError("read_ohlcv_dask needs at least one (session_id, symbol) pair")
     return dd.from_map(

@@ -21,6 +21,7 @@ __all__ = [
     "TICK_DTYPES",
     "aggregate_ohlcv",
     "check_interval",
+    "checked_pairs",
     "list_pairs",
     "normalize",
     "read_ohlcv",
@@ -169,14 +170,22 @@ SESSIONS_PER_QUERY = 50
 MANY_OHLCV_COLUMNS = ("open", "high", "low", "close", "volume", "trades")
 
 
-def _pairs_by_session(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    by_session: dict[str, list[str]] = {}
+def checked_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``pairs`` as a list of (session_id, symbol) tuples; anything else is an error naming it."""
+    checked = []
     for position, pair in enumerate(pairs):
         if not (isinstance(pair, tuple | list) and len(pair) == 2):
             raise InvalidInputError(f"pairs[{position}] is {pair!r}; pass (session_id, symbol) pairs")
-        symbols = by_session.setdefault(key_text("session_id", pair[0]), [])
-        if key_text("symbol", pair[1]) not in symbols:
-            symbols.append(pair[1])
+        checked.append((key_text("session_id", pair[0]), key_text("symbol", pair[1])))
+    return checked
+
+
+def _pairs_by_session(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    by_session: dict[str, list[str]] = {}
+    for session_id, symbol in checked_pairs(pairs):
+        symbols = by_session.setdefault(session_id, [])
+        if symbol not in symbols:
+            symbols.append(symbol)
     return by_session
 
 

@@ -218,8 +218,7 @@ def run_pair(job: PairJob, session_id: str, symbol: str) -> EngineRun:
     )
     try:
         return engine.run(session_id, symbol, job.variants, job.mode)  # type: ignore[arg-type]
-    except QdbToolsError as exc:
-        return EngineRun(session_id, symbol, error=f"{type(exc).__name__}: {exc}")
-    except Exception as exc:  # an unexpected failure of one pair is reported with it, not lost
-        log.exception("engine run failed", extra={"session_id": session_id, "symbol": symbol})
-        return EngineRun(session_id, symbol, error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a failure of one pair is reported with it, not lost
+        if not isinstance(exc, QdbToolsError):  # unexpected: keep its traceback in the log
+            log.exception("engine run failed", extra={"session_id": session_id, "symbol": symbol})
+        return EngineRun.failed(session_id, symbol, exc)

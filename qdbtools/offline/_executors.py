@@ -93,7 +93,7 @@ def _outcome(pair: tuple[str, str], future: Any) -> EngineRun:
     try:
         return future.result()
     except Exception as exc:  # the task itself failed: its worker died, or the pool broke
-        return EngineRun(pair[0], pair[1], error=f"{type(exc).__name__}: {exc}")
+        return EngineRun.failed(pair[0], pair[1], exc)
 
 
 def _collect(

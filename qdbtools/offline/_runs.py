@@ -22,6 +22,11 @@ class EngineRun:
     generations: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
+    @classmethod
+    def failed(cls, session_id: str, symbol: str, exc: BaseException) -> EngineRun:
+        """The run of a pair that failed with ``exc`` (``error`` names its class and message)."""
+        return cls(session_id, symbol, error=f"{type(exc).__name__}: {exc}")
+
     @property
     def ok(self) -> bool:
         return self.error is None
