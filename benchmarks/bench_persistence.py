@@ -40,14 +40,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _floor import Floor
 from legacy_csv_service import LegacyCsvService
-from questdb import Sender
 
 import qdbtools
 from qdbtools.database import Database
-from qdbtools.io.small_frames import ROW_BY_ROW_MAX_ROWS, add_rows
 from qdbtools.service import IndicatorPersistenceService, IndicatorValue, values_to_rows
-from qdbtools.store import SYMBOL_COLUMNS, new_generation, to_rows
+from qdbtools.store import to_rows
 from qdbtools.store._commits import marker_query
 
 DEFAULT_ARCTICDB_PYTHON = Path(".venv-arcticdb/bin/python")
@@ -102,47 +101,6 @@ def measure(section: str, storage: str, case: str, action: Any, repeat: int) -> 
         "p99_seconds": percentile(times, 0.99),
         "runs": repeat,
     }
-
-
-class Floor:
-    """One bare request into ``indicators_floor``, acknowledged, not awaited.
-
-    ``Sender.dataframe``, or ``Buffer.row`` for up to 512 rows (what the store sends then).
-    """
-
-    def __init__(self, db: Database) -> None:
-        db.execute("CREATE TABLE IF NOT EXISTS indicators_floor (LIKE indicators)")
-        self.sender = Sender.from_conf(db.settings.ilp_conf + "auto_flush=off;")
-        self.sender.establish()
-
-    def request(self, rows: pd.DataFrame) -> None:
-        generation = new_generation()
-        frame = rows.assign(
-            written_at=pd.Timestamp(generation // 1000, unit="us", tz="UTC"), generation=generation
-        )
-        buffer = self.sender.new_buffer()
-        if len(frame) <= ROW_BY_ROW_MAX_ROWS:  # serialized as the store sends small saves
-            add_rows(buffer, frame, "indicators_floor", SYMBOL_COLUMNS, "written_at")
-        else:
-            table = "indicators_floor"
-            buffer.dataframe(frame, table_name=table, symbols=list(SYMBOL_COLUMNS), at="written_at")
-        self.sender.flush(buffer)
-
-    def prebuilt(self, rows: pd.DataFrame) -> Any:
-        """A buffer of ``rows``, serialized once: :meth:`resend` then times the request alone."""
-        buffer = self.sender.new_buffer()
-        add_rows(
-            buffer,
-            rows.assign(written_at=pd.Timestamp.now(tz="UTC"), generation=1),
-            "indicators_floor",
-            SYMBOL_COLUMNS,
-            "written_at",
-        )
-        return buffer
-
-    def resend(self, buffer: Any) -> None:
-        """The request and its acknowledgement, no client work: what any durable save pays."""
-        self.sender.flush(buffer, clear=False)
 
 
 def run_sizes(db: Database, tmp: Path, repeat: int) -> list[dict[str, Any]]:
@@ -300,6 +258,7 @@ def run_scale(
     hundred = values_to_rows(make_values(100), session_ids[0], "BIG", "RSI_14", "general")
     one_row = hundred.iloc[:1].reset_index(drop=True)
     built_100, built_1 = floor.prebuilt(hundred), floor.prebuilt(one_row)
+    raw_100, raw_1 = floor.http_request(built_100), floor.http_request(built_1)
     one = session_ids[len(session_ids) // 2]
     marker_sql, marker_params = marker_query(one, details=True)
 
@@ -342,6 +301,9 @@ def run_scale(
         ("floor", "request of 1 row (any durable save pays it)", lambda i: floor.request(one_row)),
         ("floor", "100 rows serialized before: request + ack alone", lambda i: floor.resend(built_100)),
         ("floor", "1 row serialized before: request + ack alone", lambda i: floor.resend(built_1)),
+        ("floor", "100 rows, raw HTTP on a kept-alive socket + ack", lambda i: floor.raw_http(raw_100)),
+        ("floor", "1 row, raw HTTP on a kept-alive socket + ack", lambda i: floor.raw_http(raw_1)),
+        ("pg-wire", "INSERT of the append's 100 rows, committed", lambda i: floor.pg_insert(hundred)),
     ]
     results = []
     for storage, case, action in cases:
@@ -355,6 +317,7 @@ def run_scale(
     ((disk,),) = db.fetch_rows("SELECT sum(diskSize) FROM table_partitions('indicators')")
     build["questdb_indicators_bytes"] = int(disk)
     build["csv_tree_bytes"] = _disk_bytes(tmp / "legacy-scale")
+    floor.close()
     return results, build
 
 

@@ -16,10 +16,20 @@ Installed as the ``qdbtools`` pytest plugin (entry point ``pytest11``). Fixtures
     each is stopped when the test ends.
 
 When Java or Maven is missing, the fixtures fail (never skip) with what to install.
+
+**An existing server.** ``--qdb-conf CONF`` and/or ``--qdb-url URL`` (or the variables
+``QDBTOOLS_TEST_CONF`` / ``QDBTOOLS_TEST_URL``: a questdb configuration string and a SQLAlchemy
+URL, as :meth:`~qdbtools.config.Settings.combine` takes them) point ``qdb`` at a QuestDB you
+run, like pytest-postgresql's ``noproc`` fixtures. No server is started; the fixture applies
+qdbtools' migrations there and tests write rows under their unique ids, so use a scratch
+server, never one whose data matters. Tests that control the server process themselves
+(``qdb_server``: kill, freeze, restart) are skipped in that mode, with the reason;
+``qdb_server_factory`` still starts its own servers.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -28,12 +38,13 @@ from typing import Any
 
 import pytest
 
+from qdbtools.config import Settings
 from qdbtools.database import Database
-from qdbtools.exceptions import JarNotFoundError, JavaNotFoundError, VisibilityError
+from qdbtools.exceptions import DatabaseError, JarNotFoundError, JavaNotFoundError, VisibilityError
 from qdbtools.server import LocalServer
 from qdbtools.session import use_as_default
 
-__all__ = ["wait_for_rows"]
+__all__ = ["existing_server_settings", "wait_for_rows"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +52,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--qdb-heap", default="768m", help="Java heap of the QuestDB started for tests (default 768m)"
     )
+    group.addoption(
+        "--qdb-conf",
+        default=os.environ.get("QDBTOOLS_TEST_CONF") or None,
+        help="run against an existing QuestDB: its questdb configuration string, e.g. "
+        "'http::addr=localhost:9000;' (default $QDBTOOLS_TEST_CONF; use a scratch server)",
+    )
+    group.addoption(
+        "--qdb-url",
+        default=os.environ.get("QDBTOOLS_TEST_URL") or None,
+        help="run against an existing QuestDB: its SQLAlchemy URL, e.g. "
+        "'questdb://admin:quest@localhost:8812/qdb' (default $QDBTOOLS_TEST_URL)",
+    )
+
+
+def existing_server_settings(config: pytest.Config) -> Settings | None:
+    """The settings of the existing server the options name, or None to start one."""
+    conf, url = config.getoption("--qdb-conf"), config.getoption("--qdb-url")
+    if conf is None and url is None:
+        return None
+    return Settings.combine(conf, url)
 
 
 def _start(root: Path, heap: str) -> LocalServer:
@@ -54,6 +85,8 @@ def _start(root: Path, heap: str) -> LocalServer:
 def qdb_server(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LocalServer]:
+    if existing_server_settings(request.config) is not None:
+        pytest.skip("this test controls its own QuestDB process; --qdb-conf/--qdb-url name an existing one")
     server = _start(tmp_path_factory.mktemp("questdb"), request.config.getoption("--qdb-heap"))
     try:
         yield server
@@ -62,8 +95,19 @@ def qdb_server(
 
 
 @pytest.fixture(scope="session")
-def qdb(qdb_server: LocalServer) -> Iterator[Database]:
-    with Database(qdb_server.settings, server=qdb_server) as db:
+def qdb(request: pytest.FixtureRequest) -> Iterator[Database]:
+    settings = existing_server_settings(request.config)
+    if settings is None:
+        server: LocalServer = request.getfixturevalue("qdb_server")
+        database = Database(server.settings, server=server)
+    else:
+        database = Database(settings)
+        try:
+            database.ping()
+        except DatabaseError as exc:
+            message = f"the existing QuestDB named by --qdb-conf/--qdb-url does not answer: {exc}"
+            pytest.fail(message, pytrace=False)
+    with database as db:
         db.migrate()
         with use_as_default(db):
             yield db
