@@ -16,8 +16,10 @@ from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.connection import Connection
 from qdbtools.io.literals import check_read_only
 from qdbtools.io.market import aggregate_ohlcv, list_pairs, read_ohlcv, read_ohlcv_many, read_ticks
+from qdbtools.io.status import ServerStatus, server_status
 from qdbtools.io.writer import DEFAULT_CHUNK_ROWS, write_frame, write_ticks
 from qdbtools.store.methods import IndicatorMethods
+from qdbtools.telemetry import Telemetry, instrumented
 
 if TYPE_CHECKING:
     from qdbtools.io.writer import WriteResult
@@ -42,11 +44,17 @@ class Database(IndicatorMethods):
         Where the server is.
     server : LocalServer, optional
         The managed server behind this database, when qdbtools started it.
+    telemetry : Telemetry, optional
+        Where its operations' metrics and traces go (:mod:`qdbtools.telemetry`); by default
+        the global OpenTelemetry providers (no-ops without an SDK), without ids.
     """
 
-    def __init__(self, settings: Settings, *, server: LocalServer | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, server: LocalServer | None = None, telemetry: Telemetry | None = None
+    ) -> None:
         self.settings = settings
         self.server = server
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.transport = Connection(settings, data_root=server.root if server is not None else None)
         self._schema_ready = False
 
@@ -115,6 +123,28 @@ class Database(IndicatorMethods):
         up to ``timeout`` seconds for the server (default ``settings.query_timeout``)."""
         self.transport.execute(statement, params, timeout=timeout)
 
+    # -- operational figures ------------------------------------------------------------
+
+    def stats(self) -> pd.DataFrame:
+        """Calls, errors and latency of each operation since this database was made or reset.
+
+        One row per operation called (``save``, ``load``, ``read_ohlcv``, ...): ``calls``,
+        ``errors`` (calls that raised, except :class:`~qdbtools.NoDataError`), ``no_data``,
+        ``error_rate`` (errors / calls) and the ``p50_ms``, ``p95_ms``, ``p99_ms`` of the
+        latest 100,000 calls. The same calls feed OpenTelemetry (:mod:`qdbtools.telemetry`).
+
+        Examples
+        --------
+        >>> db.stats()  # doctest: +SKIP
+          operation  calls  errors  no_data  error_rate  p50_ms  p95_ms  p99_ms
+        0      load     20       0        0         0.0    8.91   12.40   14.02
+        """
+        return self.telemetry.stats_frame()
+
+    def reset_stats(self) -> None:
+        """Start :meth:`stats` afresh (OpenTelemetry's counters are cumulative and stay)."""
+        self.telemetry.stats.reset()
+
     # -- server facts -------------------------------------------------------------------
 
     def server_version(self) -> str:
@@ -122,6 +152,14 @@ class Database(IndicatorMethods):
         build = str(self.transport.read("SELECT build()").iat[0, 0])
         match = re.search(r"QuestDB (\S+?),", build)
         return match.group(1) if match else build
+
+    def status(self) -> ServerStatus:
+        """The server's release and, per table, rows, disk use, WAL lag and suspension.
+
+        What ``qdbtools status`` prints; ``wal_lag_txns`` counts transactions acknowledged
+        (durable) but not yet applied (visible).
+        """
+        return server_status(self.transport)
 
     def tables(self) -> list[str]:
         """Names of the user tables, sorted."""
@@ -146,6 +184,7 @@ class Database(IndicatorMethods):
 
     # -- market data --------------------------------------------------------------------
 
+    @instrumented("write_frame")
     def write_frame(
         self,
         frame: pd.DataFrame,
@@ -178,6 +217,7 @@ class Database(IndicatorMethods):
             self.transport, frame, table, at=at, symbols=symbols, wait=wait, chunk_rows=chunk_rows
         )
 
+    @instrumented("write_ticks", table="tick_prices")
     def write_ticks(
         self,
         frame: pd.DataFrame,
@@ -213,6 +253,7 @@ class Database(IndicatorMethods):
             self.transport, frame, session_id=session_id, symbol=symbol, wait=wait, chunk_rows=chunk_rows
         )
 
+    @instrumented("read_ticks", table="tick_prices")
     def read_ticks(
         self,
         session_id: str,
@@ -243,6 +284,7 @@ class Database(IndicatorMethods):
         """
         return read_ticks(self.transport, session_id, symbol, start, end, columns, engine=engine)
 
+    @instrumented("read_ohlcv", table="aggregated_ohlcv")
     def read_ohlcv(
         self,
         session_id: str,
@@ -260,6 +302,7 @@ class Database(IndicatorMethods):
         """
         return read_ohlcv(self.transport, session_id, symbol, interval, start, end, engine=engine)
 
+    @instrumented("read_ohlcv_many", table="aggregated_ohlcv")
     def read_ohlcv_many(
         self,
         pairs: Iterable[tuple[str, str]],
@@ -281,6 +324,7 @@ class Database(IndicatorMethods):
         self.require_schema()
         return list_pairs(self.transport)
 
+    @instrumented("aggregate", table="aggregated_ohlcv")
     def aggregate_ohlcv(self, session_id: str, symbol: str, interval: str = "1m") -> int:
         """Build ``interval`` bars from ``tick_prices`` inside QuestDB (``SAMPLE BY``); returns bars stored.
 

@@ -38,6 +38,7 @@ import pandas as pd
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.store import VariantColumns, rows_from_columns, save_columns
+from qdbtools.telemetry import Telemetry, instrumented
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
@@ -278,6 +279,7 @@ class IndicatorPersistenceService:
         self.base_data_dir = Path(base_data_dir)
         self.storage = storage
         self._csv_lock = threading.RLock()
+        self._csv_telemetry: Telemetry | None = None
 
     @property
     def db(self) -> Database:
@@ -287,8 +289,18 @@ class IndicatorPersistenceService:
             self._db = get_default_database()
         return self._db
 
+    @property
+    def telemetry(self) -> Telemetry:
+        """The database's (``storage="csv"``: the service's own) metrics and traces."""
+        if self.storage == "questdb":
+            return self.db.telemetry
+        if self._csv_telemetry is None:
+            self._csv_telemetry = Telemetry()
+        return self._csv_telemetry
+
     # -- API ----------------------------------------------------------------------------
 
+    @instrumented("service.save", table="indicators")
     async def save_values(
         self,
         session_id: str,
@@ -330,6 +342,7 @@ class IndicatorPersistenceService:
         await self._publish("indicator_values.saved", {**context, "storage": self.storage})
         return count
 
+    @instrumented("service.load", table="indicators")
     async def load_values(
         self,
         session_id: str,
@@ -372,6 +385,7 @@ class IndicatorPersistenceService:
         )
         return values
 
+    @instrumented("service.info", table="indicators")
     async def get_file_info(
         self, session_id: str, symbol: str, variant_id: str, variant_type: str = "general"
     ) -> dict[str, Any]:

@@ -17,11 +17,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "qdbtools"
 #: Parts of the package (``qdbtools.<part>``) by layer, lowest first: docs/architecture.md.
 LAYERS: list[set[str]] = [
     {"exceptions"},
-    {"config", "display"},
+    {"config", "display", "telemetry"},
     {"checksum", "indicators", "io", "schema", "server"},
     {"store", "plotting"},
     {"legacy", "database"},
-    {"session"},
+    {"session", "health"},
     {"accessor", "offline", "service"},
     {"cluster", "demo"},
     {"__init__"},

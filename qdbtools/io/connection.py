@@ -33,6 +33,7 @@ from qdbtools.io.exports import fetch_parquet
 from qdbtools.io.pgwire import QuestDBCursor, answer_within
 from qdbtools.io.plain import PlainQueries
 from qdbtools.io.visibility import UnappliedWrites, low_disk_note, wait_until_visible
+from qdbtools.telemetry import step
 
 __all__ = ["Connection"]
 
@@ -210,7 +211,8 @@ class Connection:
         """
         noted = self._unapplied.pending(tables)
         if noted:
-            self._wait_visible(sorted(noted), timeout)
+            with step("wait_own_writes"):  # read-your-writes: this connection's unapplied saves
+                self._wait_visible(sorted(noted), timeout)
             self._unapplied.forget(noted)
 
     def wait_until_visible(self, tables: str | Iterable[str], *, timeout: float = 60.0) -> None:

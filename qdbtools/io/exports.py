@@ -18,6 +18,7 @@ import urllib.parse
 from qdbtools.config import Settings
 from qdbtools.exceptions import QueryError
 from qdbtools.io.errors import http_errors, http_status_error
+from qdbtools.telemetry import step
 
 __all__ = ["fetch_parquet"]
 
@@ -61,7 +62,7 @@ def fetch_parquet(settings: Settings, sql: str) -> bytes:
     headers = _headers(settings)
     deadline = time.monotonic() + settings.request_timeout
     pause = _FIRST_PAUSE
-    with http_errors(settings, "a Parquet export"):
+    with http_errors(settings, "a Parquet export"), step("query"):
         while True:
             status, kind, payload = _request(settings, path, headers)
             if status != _BUSY or time.monotonic() + pause > deadline:

@@ -32,6 +32,7 @@ import pandas as pd
 from qdbtools.exceptions import InvalidInputError, MissingColumnsError, QdbToolsError
 from qdbtools.io.errors import ingestion_errors
 from qdbtools.io.small_frames import ROW_BY_ROW_MAX_ROWS, add_rows
+from qdbtools.telemetry import step
 
 if TYPE_CHECKING:
     from qdbtools.io.connection import Connection
@@ -299,15 +300,21 @@ def _serialized_chunks(
 
     starts = range(0, len(frame), chunk_rows)
     if len(starts) < 2:
-        yield from (serialize(start, sender.new_buffer()) for start in starts)
+        for start in starts:
+            with step("serialize"):
+                chunk = serialize(start, sender.new_buffer())
+            yield chunk
         return
     with ThreadPoolExecutor(1, thread_name_prefix="qdbtools-serialize") as pool:
         pending = pool.submit(serialize, starts[0], sender.new_buffer())
         for start in starts[1:]:
-            ready = pending.result()
+            with step("serialize"):  # what the sender waits for; the rest overlaps the requests
+                ready = pending.result()
             pending = pool.submit(serialize, start, sender.new_buffer())
             yield ready
-        yield pending.result()
+        with step("serialize"):
+            last = pending.result()
+        yield last
 
 
 def write_frame(
@@ -339,7 +346,8 @@ def write_frame(
         with ingestion_errors(conn.settings, table), conn.sender() as sender:
             chunks = _serialized_chunks(sender, frame, table, symbols, at, chunk_rows, trailing_rows)
             for rows, buffer in chunks:
-                sender.flush(buffer)
+                with step("request"):  # sent and acknowledged: durably committed to the WAL
+                    sender.flush(buffer)
                 sent += rows
     except QdbToolsError as exc:
         if sent:
@@ -351,7 +359,8 @@ def write_frame(
     if sent:
         conn.note_unapplied(table)
         if wait:
-            conn.wait_until_visible(table)
+            with step("wait_visible"):
+                conn.wait_until_visible(table)
     result = WriteResult(table, sent, time.perf_counter() - started)
     log.info("wrote rows", extra={"table": table, "rows": sent, "seconds": result.seconds})
     return result
@@ -364,13 +373,16 @@ def send_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]], *
     """
     started = time.perf_counter()
     with ingestion_errors(conn.settings, table), conn.sender() as sender:
-        buffer = sender.new_buffer()
-        for row in rows:
-            buffer.row(table, **row)
-        sender.flush(buffer)
+        with step("serialize"):
+            buffer = sender.new_buffer()
+            for row in rows:
+                buffer.row(table, **row)
+        with step("request"):
+            sender.flush(buffer)
     conn.note_unapplied(table)
     if wait:
-        conn.wait_until_visible(table)
+        with step("wait_visible"):
+            conn.wait_until_visible(table)
     result = WriteResult(table, len(rows), time.perf_counter() - started)
     log.info("wrote rows", extra={"table": table, "rows": len(rows), "seconds": result.seconds})
     return result

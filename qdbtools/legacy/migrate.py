@@ -15,6 +15,7 @@ there: reported as a mismatch, nothing written (importing would duplicate trades
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -275,14 +276,22 @@ def _migrate_files(
             variant_type=legacy.variant_type,
             variant_id=legacy.variant_id,
         )
-        try:
-            if legacy.kind == "prices":
-                _migrate_prices_file(db, legacy, result, dry_run)
-            else:
-                _migrate_indicator_file(db, legacy, result, dry_run)
-        except InvalidInputError as exc:
-            result.status, result.reason = "skipped", str(exc)
-        except (QdbToolsError, OSError) as exc:
-            result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"
-            log.error("migrating %s failed: %s", legacy.path, exc, extra={"path": str(legacy.path)})
+        measured = db.telemetry.operation("migrate_file", {"kind": legacy.kind}) if db is not None else None
+        with measured or contextlib.nullcontext() as call:
+            _migrate_file(db, legacy, result, dry_run)
+            if call is not None and result.status in ("failed", "mismatched"):
+                call.fail(result.status)
         run.files.append(result)
+
+
+def _migrate_file(db: Database | None, legacy: LegacyFile, result: FileResult, dry_run: bool) -> None:
+    try:
+        if legacy.kind == "prices":
+            _migrate_prices_file(db, legacy, result, dry_run)
+        else:
+            _migrate_indicator_file(db, legacy, result, dry_run)
+    except InvalidInputError as exc:
+        result.status, result.reason = "skipped", str(exc)
+    except (QdbToolsError, OSError) as exc:
+        result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"
+        log.error("migrating %s failed: %s", legacy.path, exc, extra={"path": str(legacy.path)})

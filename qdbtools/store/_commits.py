@@ -21,6 +21,7 @@ import pandas as pd
 
 from qdbtools.io.literals import to_utc_timestamp, utc_text
 from qdbtools.schema import MARKER_SESSION_COLUMN, marker_session_key
+from qdbtools.telemetry import step
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
@@ -131,8 +132,10 @@ def committed(
     query, params = marker_query(
         session_id, symbol, variant_ids, variant_type=variant_type, as_of=as_of, details=details
     )
+    with step("markers"):
+        rows = db.fetch_rows(query, params)
     saves: dict[FullKey, list[Commit]] = {}
-    for row in db.fetch_rows(query, params):
+    for row in rows:
         commit = Commit(row[4], row[5], row[6], row[7] if details else None, row[8] if details else None)
         saves.setdefault((row[0], row[1], row[2], row[3]), []).append(commit)
     for commits in saves.values():

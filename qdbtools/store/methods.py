@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from qdbtools.telemetry import instrumented
+
 if TYPE_CHECKING:
     from qdbtools.store import PruneResult, SaveResult
+    from qdbtools.telemetry import Telemetry
 
 __all__ = ["IndicatorMethods"]
 
@@ -20,6 +23,9 @@ __all__ = ["IndicatorMethods"]
 class IndicatorMethods:
     """Save, load, list, inspect and prune stored indicator values (mixed into ``Database``)."""
 
+    telemetry: Telemetry
+
+    @instrumented("save", table="indicators")
     def save_indicators(
         self,
         frame: pd.DataFrame,
@@ -86,6 +92,7 @@ class IndicatorMethods:
             skip_unchanged=skip_unchanged,
         )
 
+    @instrumented("load", table="indicators")
     def load_indicators(
         self,
         session_id: str,
@@ -142,6 +149,7 @@ class IndicatorMethods:
             engine=engine,
         )
 
+    @instrumented("load_across_sessions", table="indicators")
     def load_across_sessions(
         self,
         symbol: str,
@@ -181,6 +189,7 @@ class IndicatorMethods:
             self, symbol, variant_id, session_ids, variant_type=variant_type, as_of=as_of, engine=engine
         )
 
+    @instrumented("info", table="indicators")
     def indicator_info(
         self, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
     ) -> dict[str, Any]:
@@ -189,6 +198,7 @@ class IndicatorMethods:
 
         return indicator_info(self, session_id, symbol, variant_id, variant_type=variant_type)
 
+    @instrumented("list", table="indicators")
     def list_indicators(
         self, session_id: str | None = None, symbol: str | None = None, *, as_frame: bool = True
     ) -> Any:
@@ -200,6 +210,7 @@ class IndicatorMethods:
 
         return list_indicators(self, session_id, symbol, as_frame=as_frame)
 
+    @instrumented("history", table="indicators")
     def indicator_history(
         self, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
     ) -> pd.DataFrame:
@@ -208,6 +219,7 @@ class IndicatorMethods:
 
         return history(self, session_id, symbol, variant_id, variant_type=variant_type)
 
+    @instrumented("prune", table="indicators")
     def prune(
         self,
         session_id: str | None = None,
