@@ -7,11 +7,12 @@ database; the store's modules hold the work.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 
 if TYPE_CHECKING:
+    from qdbtools.database import Database
     from qdbtools.store import PruneResult, SaveResult
 
 __all__ = ["IndicatorMethods"]
@@ -19,6 +20,10 @@ __all__ = ["IndicatorMethods"]
 
 class IndicatorMethods:
     """Save, load, list, inspect and prune stored indicator values (mixed into ``Database``)."""
+
+    def _database(self) -> Database:
+        """This object as the :class:`~qdbtools.Database` that these methods are mixed into."""
+        return cast("Database", self)  # Database is the one class that inherits this mixin
 
     def save_indicators(
         self,
@@ -73,7 +78,7 @@ class IndicatorMethods:
         from qdbtools.store import save_indicators
 
         return save_indicators(
-            self,
+            self._database(),
             frame,
             session_id,
             symbol,
@@ -129,7 +134,7 @@ class IndicatorMethods:
         from qdbtools.store import load_indicators
 
         return load_indicators(
-            self,
+            self._database(),
             session_id,
             symbol,
             variant_id,
@@ -178,7 +183,13 @@ class IndicatorMethods:
         from qdbtools.store import load_across_sessions
 
         return load_across_sessions(
-            self, symbol, variant_id, session_ids, variant_type=variant_type, as_of=as_of, engine=engine
+            self._database(),
+            symbol,
+            variant_id,
+            session_ids,
+            variant_type=variant_type,
+            as_of=as_of,
+            engine=engine,
         )
 
     def indicator_info(
@@ -187,7 +198,7 @@ class IndicatorMethods:
         """Exists, rows, first/last timestamp, path, storage, generation and (labelled) sizes."""
         from qdbtools.store import indicator_info
 
-        return indicator_info(self, session_id, symbol, variant_id, variant_type=variant_type)
+        return indicator_info(self._database(), session_id, symbol, variant_id, variant_type=variant_type)
 
     def list_indicators(
         self, session_id: str | None = None, symbol: str | None = None, *, as_frame: bool = True
@@ -198,7 +209,7 @@ class IndicatorMethods:
         """
         from qdbtools.store import list_indicators
 
-        return list_indicators(self, session_id, symbol, as_frame=as_frame)
+        return list_indicators(self._database(), session_id, symbol, as_frame=as_frame)
 
     def indicator_history(
         self, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
@@ -206,7 +217,7 @@ class IndicatorMethods:
         """Every committed generation of one variant, oldest first (for ``as_of=``)."""
         from qdbtools.store import history
 
-        return history(self, session_id, symbol, variant_id, variant_type=variant_type)
+        return history(self._database(), session_id, symbol, variant_id, variant_type=variant_type)
 
     def prune(
         self,
@@ -224,5 +235,10 @@ class IndicatorMethods:
         from qdbtools.store import prune
 
         return prune(
-            self, session_id, symbol, keep_history=keep_history, orphan_grace=orphan_grace, dry_run=dry_run
+            self._database(),
+            session_id,
+            symbol,
+            keep_history=keep_history,
+            orphan_grace=orphan_grace,
+            dry_run=dry_run,
         )
