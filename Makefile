@@ -23,10 +23,12 @@ demo: setup
 test: setup lint
 	$(BIN)/python -m pytest
 
-## lint: ruff (rules and formatting) over the package, tests, benchmarks and notebooks
+## lint: ruff (rules and formatting) over the package, tests, benchmarks and notebooks; mypy --strict
+## over the package ([tool.mypy] in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check qdbtools tests benchmarks notebooks
 	$(BIN)/ruff format --check --extend-exclude "*.ipynb" qdbtools tests benchmarks notebooks
+	$(BIN)/python -m mypy
 
 ## notebooks: JupyterLab on notebooks/ in the same environment
 notebooks: setup

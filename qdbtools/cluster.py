@@ -76,7 +76,7 @@ def read_ohlcv_dask(
     checked = checked_pairs(pairs)
     if not checked:
         raise InvalidInputError("read_ohlcv_dask needs at least one (session_id, symbol) pair")
-    return dd.from_map(
+    bars: dask.dataframe.DataFrame = dd.from_map(
         _bars_of_pair,
         checked,
         settings=settings,
@@ -88,3 +88,4 @@ def read_ohlcv_dask(
         label="qdbtools-ohlcv",
         enforce_metadata=False,
     )
+    return bars

@@ -24,7 +24,7 @@ When none of them is set, :func:`Settings.from_env` returns ``None`` and
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -119,7 +119,7 @@ class Settings:
             values.update(_values_from_conf(env["QDBTOOLS_CONF"], "QDBTOOLS_CONF"))
         if env.get("QDBTOOLS_URL"):
             values.update(_values_from_url(env["QDBTOOLS_URL"], "QDBTOOLS_URL"))
-        singles = {
+        singles: dict[str, tuple[str, Callable[[str], object]]] = {
             "QDBTOOLS_HOST": ("host", str),
             "QDBTOOLS_HTTP_PORT": ("http_port", int),
             "QDBTOOLS_PG_PORT": ("pg_port", int),
@@ -252,7 +252,9 @@ def parse_conf_string(conf: str) -> tuple[str, dict[str, str]]:
             f"{', '.join(s + '::' for s in _CONF_SCHEMAS)} (e.g. 'http::addr=localhost:9000;')"
         )
     pairs: dict[str, str] = {}
-    key, buf, i = None, [], 0
+    key: str | None = None
+    buf: list[str] = []
+    i = 0
     while i < len(rest):
         ch = rest[i]
         if key is None:

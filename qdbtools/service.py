@@ -189,7 +189,8 @@ def _texts(frame: pd.DataFrame, column: str) -> list[Any]:
         return [None] * len(frame)
     codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
     lookup = np.array([*uniques.tolist(), None], dtype=object)  # code -1 (NULL) picks the None
-    return lookup[codes].tolist()
+    cells: list[Any] = lookup[codes].tolist()
+    return cells
 
 
 def _metadata_dicts(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -209,7 +210,9 @@ def frame_to_values(frame: pd.DataFrame) -> list[IndicatorValue]:
     values = frame["value"].to_numpy(dtype="float64").tolist()
     if "confidence" in frame.columns:
         confidence = frame["confidence"].to_numpy(dtype="float64")
-        confidences = np.where(np.isnan(confidence), None, confidence).tolist()
+        boxed = confidence.astype(object)
+        boxed[np.isnan(confidence)] = None
+        confidences = boxed.tolist()
     else:
         confidences = [None] * len(frame)
     ids, types, names, scopes, users, creators = (

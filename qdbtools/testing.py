@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 import pytest
 
@@ -149,7 +149,8 @@ def wait_for_rows(
     """
     deadline = time.monotonic() + timeout
     while True:
-        count = int(db.sql(query, params).iat[0, 0])
+        # pandas types a cell as any scalar; the query answers one count.
+        count = int(cast(SupportsInt, db.sql(query, params).iat[0, 0]))
         if count == expected or time.monotonic() > deadline:
             break
         time.sleep(0.05)

@@ -254,7 +254,7 @@ def rolling_sum(x: FloatArray, n: int) -> FloatArray:
     """
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.KERNELS.window_sum_kernel(x, n, 1.0, out)
+        _jit.kernels().window_sum_kernel(x, n, 1.0, out)
         return out
     return chunked(lambda a: _doubling((a,), n, _sum_combine), (x,), n)[0]
 
@@ -263,7 +263,7 @@ def rolling_mean(x: FloatArray, n: int) -> FloatArray:
     """Mean of the last ``n`` values; with numba bit-identical to ``talib.SMA`` on NaN-free input."""
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.KERNELS.window_sum_kernel(x, n, float(n), out)
+        _jit.kernels().window_sum_kernel(x, n, float(n), out)
         return out
     out = rolling_sum(x, n)
     out /= n
@@ -278,7 +278,7 @@ def pairwise_mean(x: FloatArray, n: int) -> FloatArray:
     """
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.KERNELS.tree_kernel(x, n, out)
+        _jit.kernels().tree_kernel(x, n, out)
     else:
         out = chunked(lambda a: _doubling((a,), n, _sum_combine), (x,), n)[0]
     out /= n
@@ -334,7 +334,7 @@ def rolling_max(x: FloatArray, n: int) -> FloatArray:
     """Highest of the last ``n`` values (NaN if any of them is NaN)."""
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.KERNELS.rolling_extreme_kernel(x, n, 1.0, out)
+        _jit.kernels().rolling_extreme_kernel(x, n, 1.0, out)
         return out
     return chunked(lambda a: (_rolling_idempotent(a, n, np.maximum),), (x,), n)[0]
 
@@ -343,6 +343,6 @@ def rolling_min(x: FloatArray, n: int) -> FloatArray:
     """Lowest of the last ``n`` values (NaN if any of them is NaN)."""
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.KERNELS.rolling_extreme_kernel(x, n, -1.0, out)
+        _jit.kernels().rolling_extreme_kernel(x, n, -1.0, out)
         return out
     return chunked(lambda a: (_rolling_idempotent(a, n, np.minimum),), (x,), n)[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,7 +88,12 @@ def series_ctx(**inputs: Any) -> tuple[pd.Index, Ctx]:
         index = pd.RangeIndex(next(iter(lengths.values())))
     check_index(index)
     arrays = {name: column_array(v, name) for name, v in inputs.items()}
-    return index, Ctx({k: (lambda a=a: a) for k, a in arrays.items()}, index)
+    return index, Ctx({k: _given(a) for k, a in arrays.items()}, index)
+
+
+def _given(array: FloatArray) -> Callable[[], FloatArray]:
+    """A :class:`Ctx` source for an array already converted."""
+    return lambda: array
 
 
 def check_int(name: str, value: object, minimum: int) -> int:

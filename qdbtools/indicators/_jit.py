@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from qdbtools.indicators import _kernels, _kernels_window
 
-__all__ = ["ENABLED", "KERNELS"]
+__all__ = ["ENABLED", "KERNELS", "kernels"]
 
 _OFF = ("1", "true", "yes", "on")
 
@@ -36,3 +36,15 @@ def _compiled() -> SimpleNamespace | None:
 #: The compiled kernels, by the names of :mod:`._kernels`; None when numba is not used.
 KERNELS = _compiled()
 ENABLED = KERNELS is not None
+
+
+def kernels() -> SimpleNamespace:
+    """The compiled kernels, for code that runs only when :data:`ENABLED` is true.
+
+    Returns
+    -------
+    SimpleNamespace
+        :data:`KERNELS`, looked up at call time (tests replace it).
+    """
+    assert KERNELS is not None, "compiled kernels are used only when ENABLED"
+    return KERNELS

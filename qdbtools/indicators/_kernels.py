@@ -30,6 +30,7 @@ WMA and BBANDS/ZSCORE stay numpy on both paths.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "dmi_kernel",
@@ -45,8 +46,10 @@ __all__ = [
     "willr_kernel",
 ]
 
+_Floats = npt.NDArray[np.float64]
 
-def smooth_kernel(x, alpha, seed_len, seed_div, emit, out):
+
+def smooth_kernel(x: _Floats, alpha: float, seed_len: int, seed_div: float, emit: int, out: _Floats) -> None:
     """Seeded smoothing per run of valid values (see ``_core.smooth``).
 
     In each run the first ``seed_len`` values are summed in order and
@@ -76,7 +79,7 @@ def smooth_kernel(x, alpha, seed_len, seed_div, emit, out):
         pos += 1
 
 
-def rsi_kernel(close, n, out):
+def rsi_kernel(close: _Floats, n: int, out: _Floats) -> None:
     """TA-Lib RSI from prices, restarting after every NaN.
 
     Changes ``d = close[t] - close[t-1]``; the first ``n`` of each run
@@ -126,7 +129,7 @@ def rsi_kernel(close, n, out):
 # contains a NaN yields NaN, and sums restart after every gap.
 
 
-def fastk_kernel(close, highest, lowest, out):
+def fastk_kernel(close: _Floats, highest: _Floats, lowest: _Floats, out: _Floats) -> None:
     """``100 * (close - LL) / (HH - LL)``; 0 for a zero or near-zero range (``_fastk``)."""
     for i in range(close.size):
         hh = highest[i]
@@ -138,7 +141,7 @@ def fastk_kernel(close, highest, lowest, out):
         out[i] = 0.0 if flat else r
 
 
-def willr_kernel(close, highest, lowest, out):
+def willr_kernel(close: _Floats, highest: _Floats, lowest: _Floats, out: _Floats) -> None:
     """``-100 * (HH - close) / (HH - LL)``; 0 for a zero or near-zero range."""
     for i in range(close.size):
         hh = highest[i]
@@ -153,7 +156,7 @@ def willr_kernel(close, highest, lowest, out):
 # --------------------------------------------------------- row-wise
 
 
-def trange_kernel(high, low, close, out):
+def trange_kernel(high: _Floats, low: _Floats, close: _Floats, out: _Floats) -> None:
     """``max(h - l, |prev close - h|, |l - prev close|)``; NaN on row 0 and next to gaps."""
     nan = np.nan
     if close.size:
@@ -175,14 +178,14 @@ def trange_kernel(high, low, close, out):
         out[i] = best
 
 
-def ratio_kernel(num, den, zero, scale, out):
+def ratio_kernel(num: _Floats, den: _Floats, zero: float, scale: float, out: _Floats) -> None:
     """``(num / den) * scale``, ``zero * scale`` where ``den == 0`` (``safe_divide``)."""
     for i in range(num.size):
         d = den[i]
         out[i] = (num[i] / d if d != 0.0 else zero) * scale
 
 
-def roc_kernel(x, n, out):
+def roc_kernel(x: _Floats, n: int, out: _Floats) -> None:
     """``(x / x[-n] - 1) * 100``; the ratio is 1 where ``x[-n] == 0``."""
     nan = np.nan
     for i in range(min(n, x.size)):
@@ -193,7 +196,7 @@ def roc_kernel(x, n, out):
         out[i] = (r - 1.0) * 100.0
 
 
-def obv_kernel(close, volume, out):
+def obv_kernel(close: _Floats, volume: _Floats, out: _Floats) -> None:
     """On-balance volume from the first volume of each run; NaN rows restart it."""
     nan = np.nan
     prev = nan
@@ -217,7 +220,16 @@ def obv_kernel(close, volume, out):
 # ------------------------------------------------------ fused families
 
 
-def macd_kernel(x, slow_ema, fast, slow, signal, line, sig, hist):
+def macd_kernel(
+    x: _Floats,
+    slow_ema: _Floats,
+    fast: int,
+    slow: int,
+    signal: int,
+    line: _Floats,
+    sig: _Floats,
+    hist: _Floats,
+) -> None:
     """MACD from prices and the (TA-Lib seeded) slow EMA, per run of valid values.
 
     The fast EMA is seeded at run position ``slow - 1`` with the mean of
@@ -269,7 +281,16 @@ def macd_kernel(x, slow_ema, fast, slow, signal, line, sig, hist):
         hist[i] = m - sy
 
 
-def dmi_kernel(high, low, close, n, plus_di, minus_di, dx, adx):
+def dmi_kernel(
+    high: _Floats,
+    low: _Floats,
+    close: _Floats,
+    n: int,
+    plus_di: _Floats,
+    minus_di: _Floats,
+    dx: _Floats,
+    adx: _Floats,
+) -> None:
     """+DI, -DI, DX and ADX in one pass (same arithmetic as ``smooth_kernel``).
 
     Per run of valid moves: +DM, -DM and the true range are Wilder-summed
@@ -365,7 +386,7 @@ def dmi_kernel(high, low, close, n, plus_di, minus_di, dx, adx):
         apos += 1
 
 
-def mfi_kernel(high, low, close, volume, n, out):
+def mfi_kernel(high: _Floats, low: _Floats, close: _Floats, volume: _Floats, n: int, out: _Floats) -> None:
     """TA-Lib MFI in one pass: typical price, dead-zone classification, running sums.
 
     The positive and negative flow sums follow TA-Lib's order (the

@@ -8,6 +8,7 @@ CCI's mean deviation. Each reproduces the numpy path's operations and NaN policy
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "cci_kernel",
@@ -16,8 +17,10 @@ __all__ = [
     "window_sum_kernel",
 ]
 
+_Floats = npt.NDArray[np.float64]
 
-def window_sum_kernel(x, n, div, out):
+
+def window_sum_kernel(x: _Floats, n: int, div: float, out: _Floats) -> None:
     """Sum of the last ``n`` values divided by ``div`` (TA-Lib ``SMA`` arithmetic).
 
     As TA-Lib: the first ``n - 1`` values of a run are summed in order,
@@ -43,7 +46,7 @@ def window_sum_kernel(x, n, div, out):
         s -= x[i - n + 1]
 
 
-def rolling_extreme_kernel(x, n, sign, out):
+def rolling_extreme_kernel(x: _Floats, n: int, sign: float, out: _Floats) -> None:
     """Rolling max (``sign=1``) or min (``sign=-1``): van Herk / Gil-Werman.
 
     Rows are cut into blocks of ``n``; a window ending in one block is
@@ -86,7 +89,7 @@ def rolling_extreme_kernel(x, n, sign, out):
                 out[i] = nan
 
 
-def tree_kernel(x, n, out):
+def tree_kernel(x: _Floats, n: int, out: _Floats) -> None:
     """Window sums by binary doubling: ``_core._doubling`` with ``_sum_combine``.
 
     Runs on cache-sized blocks (each with ``n - 1`` rows of history) and
@@ -140,7 +143,7 @@ def tree_kernel(x, n, out):
             out[s0 + t] = nan if s0 + t < hist else acc[t]
 
 
-def cci_kernel(tp, mean, n, out):
+def cci_kernel(tp: _Floats, mean: _Floats, n: int, out: _Floats) -> None:
     """TA-Lib CCI from the typical price and its window mean, in blocks of rows.
 
     The mean deviation adds ``|tp[t - lag] - mean[t]|`` lag by lag

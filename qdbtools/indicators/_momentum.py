@@ -30,7 +30,7 @@ def rsi_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
     def build() -> FloatArray:
         if _jit.ENABLED:
             out = np.empty(ctx[src].size)
-            _jit.KERNELS.rsi_kernel(ctx[src], n, out)
+            _jit.kernels().rsi_kernel(ctx[src], n, out)
             return out
         gains, losses = _gains_losses(ctx, src)
         avg_gain = rec.wilder(gains, n)
@@ -50,7 +50,7 @@ def macd_k(
     x = ctx[src]
     if _jit.ENABLED:
         line, sig, hist = np.empty(x.size), np.empty(x.size), np.empty(x.size)
-        _jit.KERNELS.macd_kernel(x, ema_k(ctx, slow, src), fast, slow, signal, line, sig, hist)
+        _jit.kernels().macd_kernel(x, ema_k(ctx, slow, src), fast, slow, signal, line, sig, hist)
         return line, sig, hist
     fast_ema = ctx.memo(
         ("ema_from", src, fast, slow), lambda: rec.ema(rec.mask_run_heads(x, slow - fast), fast)
@@ -72,7 +72,7 @@ def _extremes(ctx: Ctx, cols: tuple[str, ...], n: int) -> tuple[FloatArray, Floa
 def _fastk(close: FloatArray, highest: FloatArray, lowest: FloatArray) -> FloatArray:
     if _jit.ENABLED:
         res = np.empty(close.size)
-        _jit.KERNELS.fastk_kernel(close, highest, lowest, res)
+        _jit.kernels().fastk_kernel(close, highest, lowest, res)
         return res
     span = highest - lowest
     flat = k.near_zero(span, highest, lowest)
@@ -119,7 +119,7 @@ def willr_k(ctx: Ctx, n: int) -> FloatArray:
     highest, lowest = _extremes(ctx, HLC, n)
     if _jit.ENABLED:
         res = np.empty(highest.size)
-        _jit.KERNELS.willr_kernel(ctx.inputs(*HLC)[2], highest, lowest, res)
+        _jit.kernels().willr_kernel(ctx.inputs(*HLC)[2], highest, lowest, res)
         return res
     span = highest - lowest
     flat = k.near_zero(span, highest, lowest)
@@ -143,7 +143,7 @@ def cci_k(ctx: Ctx, n: int) -> FloatArray:
     mean = k.pairwise_mean(tp, n)
     if _jit.ENABLED:
         res = np.empty(tp.size)
-        _jit.KERNELS.cci_kernel(tp, mean, n, res)
+        _jit.kernels().cci_kernel(tp, mean, n, res)
         return res
     size = tp.size
     dev = np.zeros(size)
@@ -172,7 +172,7 @@ def roc_k(ctx: Ctx, n: int, src: str = "close") -> FloatArray:
     x = ctx[src]
     if _jit.ENABLED:
         res = np.empty(x.size)
-        _jit.KERNELS.roc_kernel(x, n, res)
+        _jit.kernels().roc_kernel(x, n, res)
         return res
     prev = k.shift(x, n)
     out = k.safe_divide(x, prev, 1.0)

@@ -139,7 +139,7 @@ def smooth(
     emit = seed_len - 1 if emit_from is None else emit_from
     if _jit.ENABLED:
         out = np.empty(x.size)
-        _jit.KERNELS.smooth_kernel(x, alpha, seed_len, div, emit, out)
+        _jit.kernels().smooth_kernel(x, alpha, seed_len, div, emit, out)
         return out
     b = 1.0 - alpha
     start = single_run_start(x)

@@ -40,7 +40,7 @@ def _dmi_jit(ctx: Ctx, n: int) -> tuple[FloatArray, FloatArray, FloatArray, Floa
     def build() -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         high, low, close = ctx.inputs(*HLC)
         outs = tuple(np.empty(high.size) for _ in range(4))
-        _jit.KERNELS.dmi_kernel(high, low, close, n, *outs)
+        _jit.kernels().dmi_kernel(high, low, close, n, *outs)
         return outs  # type: ignore[return-value]
 
     return ctx.memo(("dmi", n), build)

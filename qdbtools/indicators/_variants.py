@@ -259,6 +259,11 @@ def parse_variant(name: str) -> Variant:
     return Variant(spec.name, values, canonical, outputs)
 
 
+def _column_source(frame: pd.DataFrame, name: str) -> Callable[[], FloatArray]:
+    """A :class:`Ctx` source that converts ``frame[name]`` when an indicator first needs it."""
+    return lambda: column_array(frame[name], name)
+
+
 def compute(ohlcv: pd.DataFrame, variants: Iterable[str | Variant] | str) -> pd.DataFrame:
     """Compute indicator variants on an OHLCV frame, sharing intermediates.
 
@@ -322,7 +327,7 @@ def compute(ohlcv: pd.DataFrame, variants: Iterable[str | Variant] | str) -> pd.
         )
     check_index(ohlcv.index, "ohlcv")
     ctx = Ctx(
-        {c: (lambda c=c: column_array(ohlcv[c], c)) for c in ("open", *HLCV) if c in ohlcv},
+        {c: _column_source(ohlcv, c) for c in ("open", *HLCV) if c in ohlcv},
         ohlcv.index,
     )
     columns: dict[str, FloatArray] = {}

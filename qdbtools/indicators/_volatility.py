@@ -19,7 +19,7 @@ def trange_k(ctx: Ctx) -> FloatArray:
         high, low, close = ctx.inputs(*HLC)
         if _jit.ENABLED:
             res = np.empty(close.size)
-            _jit.KERNELS.trange_kernel(high, low, close, res)
+            _jit.kernels().trange_kernel(high, low, close, res)
             return res
         prev = k.shift(close, 1)
         out = high - low
@@ -43,7 +43,7 @@ def natr_k(ctx: Ctx, n: int) -> FloatArray:
     if _jit.ENABLED:
         atr = atr_k(ctx, n)
         res = np.empty(atr.size)
-        _jit.KERNELS.ratio_kernel(atr, ctx.inputs(*HLC)[2], 0.0, 100.0, res)
+        _jit.kernels().ratio_kernel(atr, ctx.inputs(*HLC)[2], 0.0, 100.0, res)
         return res
     out = k.safe_divide(atr_k(ctx, n), ctx.inputs(*HLC)[2], 0.0)
     out *= 100.0

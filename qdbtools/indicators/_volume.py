@@ -22,7 +22,7 @@ def obv_k(ctx: Ctx) -> FloatArray:
     close, volume = ctx.inputs("close", "volume")
     if _jit.ENABLED:
         res = np.empty(close.size)
-        _jit.KERNELS.obv_kernel(close, volume, res)
+        _jit.kernels().obv_kernel(close, volume, res)
         return res
     change = k.diff(close)
     step = np.sign(change) * volume
@@ -44,7 +44,7 @@ def mfi_k(ctx: Ctx, n: int) -> FloatArray:
     if _jit.ENABLED:
         high, low, close, volume = ctx.inputs(*HLCV)
         res = np.empty(close.size)
-        _jit.KERNELS.mfi_kernel(high, low, close, volume, n, res)
+        _jit.kernels().mfi_kernel(high, low, close, volume, n, res)
         return res
     tp, volume = typical_volume_k(ctx)
     flow = tp * volume

@@ -56,7 +56,10 @@ def read_sqlalchemy(conn: Connection, query: str, params: Mapping[str, Any]) -> 
 
 def read_parquet_export(conn: Connection, sql: str) -> pd.DataFrame:
     table = read_arrow(conn, sql)
-    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+    dtypes: dict[pa.DataType, pd.api.extensions.ExtensionDtype] = {
+        pa.string(): pd.StringDtype(na_value=np.nan)
+    }
+    return table.to_pandas(types_mapper=dtypes.get)
 
 
 def read_arrow(conn: Connection, sql: str) -> pa.Table:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.typing import NaTType
 
 from qdbtools.exceptions import InvalidInputError
 
@@ -47,10 +48,10 @@ def check_read_only(query: str) -> None:
 def to_utc_timestamp(value: Any, name: str) -> pd.Timestamp:
     """A tz-aware UTC ``Timestamp``; naive values are refused as ambiguous."""
     try:
-        ts = pd.Timestamp(value)
+        ts: pd.Timestamp | NaTType = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{name}={value!r} is not a timestamp") from exc
-    if ts is pd.NaT:
+    if isinstance(ts, NaTType):
         raise InvalidInputError(f"{name} is NaT; give a timestamp or None")
     if ts.tzinfo is None:
         raise InvalidInputError(

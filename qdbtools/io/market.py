@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsInt, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -84,7 +84,8 @@ def normalize(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
 
 def constant_text(value: str, rows: int) -> pd.Series:
     """A ``str`` column holding ``value`` ``rows`` times, built without Python objects."""
-    return pd.Series(pd.array(pa.repeat(value, rows), dtype="str"))
+    text = pa.repeat(value, rows)
+    return pd.Series(pd.array(text, dtype="str"))  # type: ignore[call-overload]  # stubs omit Arrow input
 
 
 def _select(
@@ -223,8 +224,8 @@ def read_ohlcv_many(
         )
         frames.append(normalize(read_frame(conn, query, params, resolve_engine(conn, engine)), OHLCV_DTYPES))
     if not frames:
-        names = ("session_id", "symbol", *MANY_OHLCV_COLUMNS)
-        empty = {name: pd.Series(dtype=OHLCV_DTYPES[name]) for name in names}
+        columns = ("session_id", "symbol", *MANY_OHLCV_COLUMNS)
+        empty = {name: pd.Series(dtype=OHLCV_DTYPES[name]) for name in columns}
         frame = pd.DataFrame(empty, index=pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us"))
     else:
         frame = pd.concat(frames) if len(frames) > 1 else frames[0]
@@ -272,4 +273,4 @@ def aggregate_ohlcv(
         "AND interval = :interval",
         params,
     )
-    return int(count.iat[0, 0])
+    return int(cast(SupportsInt, count.iat[0, 0]))  # pandas types a cell as any scalar; count() is a long

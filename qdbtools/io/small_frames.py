@@ -9,7 +9,7 @@ text: string, the ``symbols`` columns: symbol), NULLs left out, NaN sent as NaN.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,8 +46,9 @@ def _categories(categorical: pd.Categorical) -> list[Any]:
     if len(codes) and (codes == codes[0]).all():  # one value throughout, the usual case
         first = int(codes[0])
         return [None if first < 0 else categorical.categories[first]] * len(codes)
-    lookup = np.append(np.asarray(categorical.categories, dtype=object), None)  # code -1: None
-    return lookup[codes].tolist()
+    lookup = np.append(np.asarray(categorical.categories, dtype=object), [None])  # code -1: None
+    cells: list[Any] = lookup[codes].tolist()
+    return cells
 
 
 def _cells(column: pd.Series) -> list[Any]:
@@ -73,8 +74,12 @@ def add_rows(buffer: Any, frame: pd.DataFrame, table: str, symbols: Sequence[str
     symbol_names = [name for name in frame.columns if name in symbols]
     column_names = [name for name in frame.columns if name not in symbols and name != at]
     stamps = _timestamps(frame[at])
-    symbol_cells = zip(*(_cells(frame[name]) for name in symbol_names), strict=True)
-    column_cells = zip(*(_cells(frame[name]) for name in column_names), strict=True)
+    symbol_cells: Iterator[tuple[Any, ...]] = zip(
+        *(_cells(frame[name]) for name in symbol_names), strict=True
+    )
+    column_cells: Iterator[tuple[Any, ...]] = zip(
+        *(_cells(frame[name]) for name in column_names), strict=True
+    )
     if not symbol_names:
         symbol_cells = iter([()] * len(frame))
     if not column_names:

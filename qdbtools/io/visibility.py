@@ -59,19 +59,21 @@ def wait_until_visible(
         frame = run_query(
             "SELECT name, suspended, writerTxn, sequencerTxn, errorTag, errorMessage FROM wal_tables()"
         )
-        for row in frame.itertuples(index=False):
-            if row.name not in pending:
+        for name, suspended, writer_txn, sequencer_txn, tag, message in frame.itertuples(
+            index=False, name=None
+        ):
+            if name not in pending:
                 continue
-            if bool(row.suspended):
+            if bool(suspended):
                 raise TableSuspendedError(
-                    f"WAL table {row.name!r} is suspended ({row.errorTag}: {row.errorMessage}); "
+                    f"WAL table {name!r} is suspended ({tag}: {message}); "
                     "its acknowledged writes are kept in its WAL but not applied. Fix the cause (a "
                     "full disk may show as 'bulk update failed'), then run "
-                    f'ALTER TABLE "{row.name}" RESUME WAL'
+                    f'ALTER TABLE "{name}" RESUME WAL'
                 )
-            target = targets.setdefault(row.name, int(row.sequencerTxn))
-            if int(row.writerTxn) >= target:
-                pending.discard(row.name)
+            target = targets.setdefault(name, int(sequencer_txn))
+            if int(writer_txn) >= target:
+                pending.discard(name)
         pending &= set(frame["name"])
         if not pending:
             return

@@ -81,7 +81,8 @@ def _timestamp_column(frame: pd.DataFrame, at: str | None) -> pd.DataFrame:
     """Return a frame with a validated UTC ``at`` column named as given (default 'timestamp')."""
     name = at or "timestamp"
     from_index = name not in frame.columns and at is None and isinstance(frame.index, pd.DatetimeIndex)
-    if from_index and frame.index.tz is None:
+    naive = isinstance(frame.index, pd.DatetimeIndex) and frame.index.tz is None
+    if from_index and naive:
         raise InvalidInputError(
             "the frame's DatetimeIndex is naive (no time zone), which is ambiguous; qdbtools stores "
             "UTC: use frame.tz_localize('UTC') if the times are UTC, or tz_localize(<their zone>) first"
@@ -163,8 +164,11 @@ def prepare_frame(frame: pd.DataFrame, *, at: str | None, symbols: Sequence[str]
             raise InvalidInputError(f"SYMBOL column {name!r} must hold strings (or None)")
         # The client wants categories of strings, also when every value is None.
         frame = frame.assign(**{name: column.astype("str").astype("category")})
-    coarse = {
-        name: frame[name].astype(str(dtype).replace(f"[{_datetime_unit(dtype)}", "[us"))
+    # Column labels, passed to assign as keywords (the client takes only str labels anyway).
+    coarse: dict[Any, pd.Series] = {
+        name: frame[name].astype(
+            pd.api.types.pandas_dtype(str(dtype).replace(f"[{_datetime_unit(dtype)}", "[us"))
+        )
         for name, dtype in frame.dtypes.items()
         if _datetime_unit(dtype) in ("s", "ms")
     }
@@ -202,7 +206,9 @@ def prepare_ticks(
                 raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}")
             if name in frame.columns and not (frame[name] == value).all():
                 raise InvalidInputError(f"{name}={value!r} disagrees with the frame's {name!r} column")
-            frame = frame.assign(**{name: pd.Categorical.from_codes(np.zeros(len(frame), "int8"), [value])})
+            frame = frame.assign(
+                **{name: pd.Categorical.from_codes(np.zeros(len(frame), np.int8), pd.Index([value]))}
+            )
     missing = [c for c in TICK_COLUMNS if c not in frame.columns and c != "trade_id"]
     if missing:
         raise MissingColumnsError(
@@ -263,7 +269,7 @@ def prepare_ticks(
     crowded = crowded.drop(index=repeated)
     clash = crowded.duplicated(["timestamp", "session_id", "symbol", "trade_id"], keep=False).to_numpy()
     if clash.any():
-        position = int(frame.index.get_loc(crowded.index[int(np.flatnonzero(clash)[0])]))
+        position = frame.index.get_loc(crowded.index[int(np.flatnonzero(clash)[0])])  # a RangeIndex: an int
         raise InvalidInputError(
             "two ticks share timestamp, session_id, symbol and trade_id but differ in price or volume "
             f"(row {position} after sorting by time); fix the trade ids. Nothing was written"

@@ -16,7 +16,7 @@ import secrets
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -154,8 +154,8 @@ def read_table(path: Path, *, required: Sequence[str], optional: Sequence[str] =
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
-        line = record_start_lines(text)[1]
-        raise InvalidInputError(f"{path}: line {line}: malformed CSV ({exc})") from exc
+        bad_line = record_start_lines(text)[1]
+        raise InvalidInputError(f"{path}: line {bad_line}: malformed CSV ({exc})") from exc
     expected = [*required, *optional]
     if not records:
         raise InvalidInputError(
@@ -198,8 +198,8 @@ def _arrow_text(table: CsvTable, column: str) -> pa.StringArray:
     return pc.utf8_trim_whitespace(pa.array(table.frame[column].to_numpy(dtype=object), type=pa.string()))
 
 
-def _numpy(array: pa.Array, fill: object) -> np.ndarray:
-    return pc.fill_null(array, fill).to_numpy(zero_copy_only=False)
+def _numpy(array: pa.Array[Any], fill: object) -> np.ndarray:
+    return array.fill_null(fill).to_numpy(zero_copy_only=False)
 
 
 def parse_epoch_micros(table: CsvTable, column: str) -> np.ndarray:
@@ -212,23 +212,27 @@ def parse_epoch_micros(table: CsvTable, column: str) -> np.ndarray:
     text = _arrow_text(table, column)
     parts = pc.extract_regex(text, _DECIMAL_SECONDS)
     decimal = _numpy(parts.is_valid(), False).astype(bool)
-    whole = _numpy(pc.cast(pc.struct_field(parts, "whole"), pa.int64()), 0).astype(np.int64)
-    fraction = pc.struct_field(parts, "fraction")
+    whole_text: pa.StringArray = pc.struct_field(parts, "whole")
+    whole = _numpy(pc.cast(whole_text, pa.int64()), 0).astype(np.int64)
+    fraction: pa.StringArray = pc.struct_field(parts, "fraction")
     head = pc.cast(pc.utf8_rpad(pc.utf8_slice_codeunits(fraction, 0, 6), 6, "0"), pa.int64())
     tail = pc.utf8_slice_codeunits(fraction, 6)
     first = pc.utf8_slice_codeunits(tail, 0, 1)
-    beyond_half = _numpy(pc.greater(first, "5"), False).astype(bool)
-    half = _numpy(pc.equal(first, "5"), False).astype(bool)
-    rest = _numpy(pc.greater(pc.utf8_length(pc.utf8_rtrim(pc.utf8_slice_codeunits(tail, 1), "0")), 0), False)
+    beyond_half = _numpy(pc.greater(first, pa.scalar("5")), False).astype(bool)
+    half = _numpy(pc.equal(first, pa.scalar("5")), False).astype(bool)
+    rest_length = pc.utf8_length(pc.utf8_rtrim(pc.utf8_slice_codeunits(tail, 1), "0"))
+    rest = _numpy(pc.greater(rest_length, pa.scalar(0)), False)
     exact = whole * MICROS_PER_SECOND + _numpy(head, 0).astype(np.int64)
     exact += beyond_half | (half & (rest.astype(bool) | (exact % 2 == 1)))
-    negative = _numpy(pc.equal(pc.struct_field(parts, "sign"), "-"), False).astype(bool)
+    sign: pa.StringArray = pc.struct_field(parts, "sign")
+    negative = _numpy(pc.equal(sign, pa.scalar("-")), False).astype(bool)
     micros = np.where(negative, -exact, exact)
     if decimal.all():
         return micros
     other = ~decimal
     finite = _numpy(pc.match_substring_regex(text, f"^{_FINITE_TEXT}$"), False).astype(bool) & other
-    seconds = _numpy(pc.cast(pc.if_else(pa.array(finite), text, None), pa.float64()), np.nan)
+    finite_text: pa.StringArray = pc.if_else(pa.array(finite), text, None)
+    seconds = _numpy(pc.cast(finite_text, pa.float64()), np.nan)
     usable = finite & np.isfinite(seconds) & (np.abs(seconds) < 9.2e12)
     micros[usable] = np.rint(seconds[usable] * 1e6).astype(np.int64)
     micros[other & ~usable] = 0
@@ -251,8 +255,9 @@ def parse_floats(table: CsvTable, column: str, *, allow_empty: bool, finite: boo
     text = _arrow_text(table, column)
     syntax = _numpy(pc.match_substring_regex(text, f"^(?:{_FLOAT_TEXT})$", ignore_case=True), False)
     syntax = syntax.astype(bool)
-    empty = _numpy(pc.equal(pc.utf8_length(text), 0), False).astype(bool)
-    values = _numpy(pc.cast(pc.if_else(pa.array(syntax), text, None), pa.float64()), np.nan)
+    empty = _numpy(pc.equal(pc.utf8_length(text), pa.scalar(0)), False).astype(bool)
+    number_text: pa.StringArray = pc.if_else(pa.array(syntax), text, None)
+    values = _numpy(pc.cast(number_text, pa.float64()), np.nan)
     values = values.astype(np.float64)
     row = first_row(~syntax & ~(empty & allow_empty))
     if row is not None:
@@ -306,12 +311,13 @@ def format_epoch(micros: np.ndarray) -> pa.StringArray:
     """int64 microseconds → epoch seconds text like the old system's: ``1709251200.0``,
     ``1709251200.5``, ``1709251200.123456`` (exact, trailing zeros dropped)."""
     magnitude = np.abs(micros)
-    whole = pc.cast(pa.array(magnitude // MICROS_PER_SECOND), pa.string())
-    digits = pc.cast(pa.array(magnitude % MICROS_PER_SECOND), pa.string())
+    whole: pa.StringArray = pc.cast(pa.array(magnitude // MICROS_PER_SECOND), pa.string())
+    digits: pa.StringArray = pc.cast(pa.array(magnitude % MICROS_PER_SECOND), pa.string())
     fraction = pc.utf8_rtrim(pc.utf8_lpad(digits, 6, "0"), "0")
-    fraction = pc.if_else(pc.equal(pc.utf8_length(fraction), 0), "0", fraction)
+    fraction = pc.if_else(pc.equal(pc.utf8_length(fraction), pa.scalar(0)), "0", fraction)
     sign = pa.array(np.where(micros < 0, "-", ""), type=pa.string())
-    return pc.binary_join_element_wise(sign, whole, ".", fraction, "")
+    joined: pa.StringArray = pc.binary_join_element_wise(sign, whole, ".", fraction, "")
+    return joined
 
 
 def format_floats(values: np.ndarray, *, nan_as: str) -> pa.StringArray:
@@ -319,7 +325,8 @@ def format_floats(values: np.ndarray, *, nan_as: str) -> pa.StringArray:
     ``1e-300``, ``-0.0``); NaN → ``nan_as``."""
     floats = np.asarray(values, dtype=np.float64)
     text = pa.array(floats.astype(str), type=pa.string())
-    return pc.if_else(pa.array(np.isnan(floats)), nan_as, text)
+    chosen: pa.StringArray = pc.if_else(pa.array(np.isnan(floats)), nan_as, text)
+    return chosen
 
 
 def quote(values: pa.StringArray) -> pa.StringArray:
@@ -327,8 +334,11 @@ def quote(values: pa.StringArray) -> pa.StringArray:
     needs = pc.match_substring_regex(values, _NEEDS_QUOTES)
     if not pc.any(needs).as_py():
         return values
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(values, '"', '""'), '"', "")
-    return pc.if_else(needs, quoted, values)
+    escaped = pc.replace_substring(values, '"', '""')
+    # The stub's overloads want all scalars or all arrays; pyarrow broadcasts the scalars.
+    quoted = pc.binary_join_element_wise('"', escaped, '"', "")  # type: ignore[call-overload]
+    chosen: pa.StringArray = pc.if_else(needs, quoted, values)
+    return chosen
 
 
 def csv_text(header: Sequence[str], columns: Sequence[pa.StringArray]) -> str:
@@ -336,7 +346,9 @@ def csv_text(header: Sequence[str], columns: Sequence[pa.StringArray]) -> str:
     head = ",".join(header) + "\n"
     if not len(columns[0]):
         return head
-    lines = pc.binary_join_element_wise(*(quote(column) for column in columns), ",")
+    quoted = [quote(column) for column in columns]
+    # The stub's overloads want all scalars or all arrays; pyarrow broadcasts the separator.
+    lines = pc.binary_join_element_wise(*quoted, ",")  # type: ignore[call-overload]
     return head + "\n".join(lines.to_pylist()) + "\n"
 
 

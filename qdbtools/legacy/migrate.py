@@ -104,21 +104,22 @@ def ticks_checksum(frame: pd.DataFrame) -> str:
     digest.update("\x1f".join(ordered["symbol"].astype(str)).encode() + b"\x1e")
     for column in ("_us", "price", "volume"):
         digest.update(
-            np.ascontiguousarray(ordered[column].to_numpy(dtype="<f8" if column != "_us" else "<i8"))
+            np.ascontiguousarray(ordered[column].to_numpy(dtype="<f8" if column != "_us" else "<i8")).data
         )
     return digest.hexdigest()
 
 
+def _indicator_ids(legacy: LegacyFile) -> tuple[str, str, str]:
+    """The symbol, variant type and variant id of an indicators file."""
+    symbol, variant_type, variant_id = legacy.symbol, legacy.variant_type, legacy.variant_id
+    assert symbol is not None and variant_type is not None and variant_id is not None, "set for indicators"
+    return symbol, variant_type, variant_id
+
+
 def _committed_checksum(db: Database, legacy: LegacyFile) -> str | None:
     """The checksum recorded by the variant's last save, if that save was an overwrite."""
-    saves = committed(
-        db,
-        legacy.session_id,
-        legacy.symbol,
-        [legacy.variant_id],
-        variant_type=legacy.variant_type,
-        details=True,
-    )
+    symbol, variant_type, variant_id = _indicator_ids(legacy)
+    saves = committed(db, legacy.session_id, symbol, [variant_id], variant_type=variant_type, details=True)
     commits = next(iter(saves.values()), [])
     if not commits or commits[-1].mode != "overwrite":
         return None
@@ -148,12 +149,9 @@ def _migrate_indicator_file(
     if dry_run or db is None:
         result.status = "would import"
         return
-    stored = db.save_indicators(
-        frame, legacy.session_id, legacy.symbol, "overwrite", variant_type=legacy.variant_type
-    )
-    back = db.load_indicators(
-        legacy.session_id, legacy.symbol, legacy.variant_id, shape="long", variant_type=legacy.variant_type
-    )
+    symbol, variant_type, variant_id = _indicator_ids(legacy)
+    stored = db.save_indicators(frame, legacy.session_id, symbol, "overwrite", variant_type=variant_type)
+    back = db.load_indicators(legacy.session_id, symbol, variant_id, shape="long", variant_type=variant_type)
     result.db_checksum = csv_checksum(legacy, back.reset_index())
     if len(back) != len(frame) or result.db_checksum != result.csv_checksum:
         result.status = "mismatched"

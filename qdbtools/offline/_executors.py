@@ -91,9 +91,10 @@ def _submitted_to_dask(
 
 def _outcome(pair: tuple[str, str], future: Any) -> EngineRun:
     try:
-        return future.result()
+        run: EngineRun = future.result()
     except Exception as exc:  # the task itself failed: its worker died, or the pool broke
         return EngineRun.failed(pair[0], pair[1], exc)
+    return run
 
 
 def _collect(

@@ -36,6 +36,7 @@ from qdbtools.plotting._draw import (
 )
 from qdbtools.plotting._layout import FIGURE_WIDTH, MAX_PANELS, OSC_HEIGHT, PRICE_HEIGHT, VOLUME_HEIGHT
 from qdbtools.plotting._select import (
+    bar_index,
     check_figsize,
     check_ohlcv,
     check_positive_int,
@@ -182,7 +183,7 @@ def plot_indicators(
     fig = ChartFigure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = fig.subplots(len(heights), 1, sharex=True, squeeze=False, height_ratios=heights)[:, 0]
 
-    x = date_numbers(frame.index)
+    x = date_numbers(bar_index(frame))
     width = bar_width(x)
 
     price_ax = axes[0]

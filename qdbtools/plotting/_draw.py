@@ -22,7 +22,7 @@ from qdbtools.plotting._layout import (
     UP_COLOR,
     Panel,
 )
-from qdbtools.plotting._select import family_of, variant_of
+from qdbtools.plotting._select import bar_index, family_of, variant_of
 
 logger = logging.getLogger("qdbtools.plotting")
 
@@ -31,7 +31,8 @@ logger = logging.getLogger("qdbtools.plotting")
 
 
 def date_numbers(index: pd.DatetimeIndex) -> np.ndarray:
-    return mdates.date2num(index.tz_convert("UTC").tz_localize(None).to_numpy())
+    numbers: np.ndarray = mdates.date2num(index.tz_convert("UTC").tz_localize(None).to_numpy())
+    return numbers
 
 
 def bar_width(x: np.ndarray) -> float:
@@ -66,7 +67,7 @@ def _boxes(
         axis=1,
     )
     coll = PolyCollection(
-        verts,
+        verts,  # type: ignore[arg-type]  # stub wants a Sequence; an (N, 4, 2) array is documented
         facecolors=colors,
         edgecolors=colors,
         linewidths=0.4,
@@ -100,8 +101,9 @@ def draw_price(ax: Axes, frame: pd.DataFrame, x: np.ndarray, width: float, kind:
         logger.debug("plot_indicators: %d bars with NaN prices not drawn", int((~ok).sum()))
     o, h, lo, c, xs = o[ok], h[ok], lo[ok], close[ok], x[ok]
     colors = _up_colors(c >= o)
+    segments = np.stack([np.column_stack([xs, lo]), np.column_stack([xs, h])], axis=1)
     wicks = LineCollection(
-        np.stack([np.column_stack([xs, lo]), np.column_stack([xs, h])], axis=1),
+        segments,  # type: ignore[arg-type]  # stub wants a Sequence; an (N, 2, 2) array is documented
         colors=colors,
         linewidths=0.7,
     )
@@ -261,10 +263,10 @@ def default_title(frame: pd.DataFrame) -> str:
             values = frame[col].dropna().unique()
             if len(values) == 1:
                 parts.append(str(values[0]))
-    interval = _interval(frame.index)
+    idx = bar_index(frame)
+    interval = _interval(idx)
     if interval:
         parts.append(f"{interval} bars")
-    idx = frame.index
     start, end = idx[0], idx[-1]
     if interval:  # bars are labelled by their open time: the chart runs to the last bar's close
         end = end + idx.to_series().diff().median()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -69,13 +69,23 @@ def _check_index(index: pd.Index, what: str) -> pd.DatetimeIndex:
     return index.tz_convert("UTC")
 
 
-def resolve_kind(kind: Any, frame: pd.DataFrame) -> str:
+def bar_index(frame: pd.DataFrame) -> pd.DatetimeIndex:
+    """The index of a frame :func:`check_ohlcv` returned: a UTC ``DatetimeIndex``."""
+    index = frame.index
+    assert isinstance(index, pd.DatetimeIndex), "check_ohlcv gives the bars a DatetimeIndex"
+    return index
+
+
+def resolve_kind(kind: Any, frame: pd.DataFrame) -> Literal["candle", "line"]:
     if kind not in ("auto", "candle", "line"):
         raise InvalidInputError(f"kind must be 'auto', 'candle' or 'line', got {kind!r}")
+    resolved: Literal["candle", "line"]
     if kind == "auto":
-        kind = "line" if len(frame) > AUTO_LINE_BARS else "candle"
-        logger.debug("plot_indicators: %d bars, kind=%r", len(frame), kind)
-    if kind == "candle":
+        resolved = "line" if len(frame) > AUTO_LINE_BARS else "candle"
+        logger.debug("plot_indicators: %d bars, kind=%r", len(frame), resolved)
+    else:
+        resolved = kind
+    if resolved == "candle":
         missing = tuple(c for c in ("open", "high", "low") if c not in frame.columns)
         if missing:
             raise MissingColumnsError(
@@ -83,7 +93,7 @@ def resolve_kind(kind: Any, frame: pd.DataFrame) -> str:
                 "pass kind='line' to plot the close price only",
                 missing=missing,
             )
-    return kind
+    return resolved
 
 
 def check_positive_int(value: Any, name: str) -> int:
@@ -166,7 +176,8 @@ def indicator_pool(frame: pd.DataFrame, indicators: Any) -> tuple[pd.DataFrame, 
     overlap = frame.index.intersection(idx)
     if overlap.empty:
         raise InvalidInputError(
-            f"the indicators' index ({_span(idx)}) does not overlap the bars' index ({_span(frame.index)})"
+            f"the indicators' index ({_span(idx)}) does not overlap the bars' index "
+            f"({_span(bar_index(frame))})"
         )
     if len(overlap) < len(frame.index):
         logger.info(

@@ -10,6 +10,7 @@ from qdbtools.exceptions import WriteError
 from qdbtools.schema._steps import (
     TABLE_COPY_SECONDS,
     designated_timestamp,
+    query_int,
     restore_interrupted_rebuild,
     staging_names,
 )
@@ -141,13 +142,13 @@ def relayout_indicators(db: Database) -> None:
     if designated_timestamp(db, "indicators") == "written_at":
         return
     staging, retired = staging_names("indicators")
-    values = int(db.sql("SELECT count() FROM indicators").iat[0, 0])
-    markers = int(db.sql(LEDGER_KEYS_COUNT).iat[0, 0])
+    values = query_int(db, "SELECT count() FROM indicators")
+    markers = query_int(db, LEDGER_KEYS_COUNT)
     db.execute(INDICATORS_BY_COMMIT_DDL.format(name=staging))
     db.execute(COPY_VALUES.format(name=staging), timeout=TABLE_COPY_SECONDS)
     db.execute(COPY_LEDGER.format(name=staging), timeout=TABLE_COPY_SECONDS)
     db.wait_until_visible(staging)
-    copied = int(db.sql(f'SELECT count() FROM "{staging}"').iat[0, 0])
+    copied = query_int(db, f'SELECT count() FROM "{staging}"')
     if copied != values + markers:
         db.execute(f'DROP TABLE "{staging}"')
         raise WriteError(

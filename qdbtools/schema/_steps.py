@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsInt, cast
 
 from qdbtools.exceptions import MigrationError, WriteError
 
@@ -20,6 +20,7 @@ __all__ = [
     "add_columns",
     "designated_timestamp",
     "enable_dedup",
+    "query_int",
     "rebuild_table",
     "repartition",
     "require_dedup",
@@ -160,10 +161,15 @@ def restore_interrupted_rebuild(db: Database, table: str) -> None:
         db.execute(f'DROP TABLE "{staging}"')
 
 
+def query_int(db: Database, query: str, params: Mapping[str, Any] | None = None) -> int:
+    """The integer a one-value query answers (a count, a transaction number)."""
+    # pandas types a cell as any scalar; these queries answer a QuestDB long.
+    return int(cast(SupportsInt, db.sql(query, params).iat[0, 0]))
+
+
 def sequencer_txn(db: Database, table: str) -> int:
     """The last transaction committed to a WAL table (applied or not)."""
-    frame = db.sql("SELECT sequencerTxn FROM wal_tables() WHERE name = :t", {"t": table})
-    return int(frame.iat[0, 0])
+    return query_int(db, "SELECT sequencerTxn FROM wal_tables() WHERE name = :t", {"t": table})
 
 
 def rebuild_table(
@@ -198,7 +204,7 @@ def rebuild_table(
     designated = designated_timestamp(db, table)
     indexes = "".join(f", INDEX({column})" for column in _indexed_columns(db, table))
     txn = sequencer_txn(db, table)
-    before = int(db.sql(f'SELECT count() FROM "{table}"').iat[0, 0])
+    before = query_int(db, f'SELECT count() FROM "{table}"')
     select = f'SELECT * FROM "{table}"' + (f" WHERE {where}" if where else "")
     db.execute(
         f'CREATE TABLE "{staging}" AS ({select}){indexes} TIMESTAMP({designated}) '
@@ -208,7 +214,7 @@ def rebuild_table(
     )
     db.execute(f'ALTER TABLE "{staging}" DEDUP ENABLE UPSERT KEYS({", ".join(dedup_keys)})')
     db.wait_until_visible(staging)
-    after = int(db.sql(f'SELECT count() FROM "{staging}"').iat[0, 0])
+    after = query_int(db, f'SELECT count() FROM "{staging}"')
     if sequencer_txn(db, table) != txn or after != before - removed_rows:
         db.execute(f'DROP TABLE "{staging}"')
         raise WriteError(

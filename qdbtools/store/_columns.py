@@ -61,8 +61,8 @@ def save_columns(db: Database, columns: VariantColumns, mode: str, *, wait: bool
         raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     db.require_schema()
     if not _fits_row_by_row(columns):
-        rows = rows_from_columns(columns)
-        return save_rows(db, rows, columns.session_id, columns.symbol, mode, wait=wait, started=started)
+        frame = rows_from_columns(columns)
+        return save_rows(db, frame, columns.session_id, columns.symbol, mode, wait=wait, started=started)
     picks = stored_positions(columns)
     names = _texts("indicator_name", columns.names, picks, columns.indicator_id)
     extra = {

@@ -105,9 +105,11 @@ def _utc_index(raw: pd.DataFrame) -> pd.DataFrame:
 
 def _latest_per_timestamp(raw: pd.DataFrame) -> pd.DataFrame:
     """Of several saves' values at one (type, id, timestamp), keep the latest save's."""
-    order = np.lexsort((raw["generation"].to_numpy(), raw.index.asi8))
+    index = raw.index
+    assert isinstance(index, pd.DatetimeIndex), "_utc_index gives the rows a DatetimeIndex"
+    order = np.lexsort((raw["generation"].to_numpy(), index.asi8))
     raw = raw.iloc[order]
-    keys = raw[["indicator_type", "indicator_id"]].assign(_ts=raw.index.asi8)
+    keys = raw[["indicator_type", "indicator_id"]].assign(_ts=index.asi8[order])
     return raw[~keys.duplicated(keep="last").to_numpy()]
 
 
@@ -176,11 +178,11 @@ def load_indicators(
         if layered:
             raw = _latest_per_timestamp(raw.astype({"generation": "int64"}))
         if shape == "long":
-            columns = {
+            arrays = {
                 name: (constants[name](len(raw)) if name in constants else raw[name]).array
                 for name in LONG_COLUMNS
             }
-            raw = pd.DataFrame(columns, index=raw.index, copy=False)
+            raw = pd.DataFrame(arrays, index=raw.index, copy=False)
         dtypes = {
             name: dtype
             for name, dtype in LONG_DTYPES.items()
@@ -355,6 +357,6 @@ def load_across_sessions(
     if layered:
         raw = raw.sort_values(["session_id", "indicator_id", "timestamp", "generation"], kind="stable")
         raw = raw.drop_duplicates(["session_id", "indicator_id", "timestamp"], keep="last")
-    wide = raw.pivot(index=["session_id", "timestamp"], columns="indicator_id", values="value")
+    wide: pd.DataFrame = raw.pivot(index=["session_id", "timestamp"], columns="indicator_id", values="value")
     wide = wide.reindex(columns=ids).rename_axis(columns=None).astype("float64")
     return wide.sort_index()

@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,10 @@ SYMBOL_COLUMNS = ("session_id", "symbol", "indicator_type", "indicator_id", "sco
 ROW_COLUMNS = tuple(c for c in INDICATOR_COLUMNS if c not in ("written_at", "generation", "commit_mode"))
 
 
+@overload
+def text_argument(name: str, value: Any, *, allow_none: Literal[False] = False) -> str: ...
+@overload
+def text_argument(name: str, value: Any, *, allow_none: bool) -> str | None: ...
 def text_argument(name: str, value: Any, *, allow_none: bool = False) -> str | None:
     """``value`` if it is a non-empty string (or None when allowed), else InvalidInputError."""
     if value is None and allow_none:
@@ -70,8 +74,9 @@ def _one_key_in_time_order(rows: pd.DataFrame) -> bool:
     )
 
 
-def _symbol_column(column: pd.Series) -> pd.Categorical:
+def _symbol_column(column: pd.Series) -> pd.Categorical[str]:
     """A categorical of strings, as ``Sender.dataframe`` sends it (NULL stays NULL), each sendable."""
+    categorical: pd.Categorical[str]
     if isinstance(column.dtype, pd.CategoricalDtype) and str(column.cat.categories.dtype) == "str":
         categorical = column.array
     else:
@@ -110,7 +115,7 @@ def _constant(value: str | None, n: int) -> pd.Categorical:
 
 def _check_microseconds(stamps: pd.Series | pd.DatetimeIndex) -> None:
     """QuestDB stores microseconds: refuse finer stamps rather than merge or truncate them."""
-    unit = np.datetime_data(stamps.dtype.base if hasattr(stamps.dtype, "base") else stamps.dtype)[0]
+    unit = stamps.unit if isinstance(stamps, pd.DatetimeIndex) else stamps.dt.unit
     if unit != "ns":
         return
     nanos_all = stamps.array.asi8 if isinstance(stamps, pd.Series) else stamps.asi8
@@ -127,8 +132,10 @@ def _check_microseconds(stamps: pd.Series | pd.DatetimeIndex) -> None:
 def _numeric_values(frame: pd.DataFrame, name: Any) -> np.ndarray:
     """One wide column as float64; text that is not a number is an error naming it."""
     column = frame[name]
+    values: np.ndarray
     if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
-        return column.to_numpy(dtype="float64", na_value=np.nan)
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        return values
     numbers = pd.to_numeric(column, errors="coerce")
     bad = (numbers.isna() & column.notna()).to_numpy()
     if bad.any():
@@ -137,7 +144,8 @@ def _numeric_values(frame: pd.DataFrame, name: Any) -> np.ndarray:
             f"column {name!r} is not numeric: row {position} (index {frame.index[position]}) holds "
             f"{column.iloc[position]!r}. Indicator values are numbers; convert or drop the column"
         )
-    return numbers.to_numpy(dtype="float64", na_value=np.nan)
+    values = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    return values
 
 
 def _wide_rows(
@@ -151,6 +159,7 @@ def _wide_rows(
     for name in frame.columns:
         text_argument("variant column name", name)
     index = frame.index
+    assert isinstance(index, pd.DatetimeIndex), "to_rows sends only frames with a DatetimeIndex here"
     if index.tz is None:
         raise InvalidInputError(
             "the frame's DatetimeIndex is naive (no time zone), which is ambiguous; qdbtools stores "
@@ -207,7 +216,9 @@ def _text_codes(name: str, items: Sequence[Any] | None, n: int, default: str | N
         row_text(name, value)
     if default is not None and (codes < 0).any():
         uniques = pd.Index([*uniques, default]) if default not in uniques else pd.Index(uniques)
-        codes = np.where(codes < 0, uniques.get_loc(default), codes)
+        position = uniques.get_loc(default)
+        assert isinstance(position, int), "the uniques of factorize hold default once"
+        codes = np.where(codes < 0, position, codes)
     return pd.Categorical.from_codes(codes, pd.Index(list(uniques), dtype="str"))
 
 
@@ -250,7 +261,7 @@ def stored_positions(columns: VariantColumns) -> np.ndarray:
     keep = ~np.isnan(values)
     if order is not None:
         keep = keep[order]
-    picks = (order if order is not None else np.arange(len(micros)))[keep]
+    picks: np.ndarray = (order if order is not None else np.arange(len(micros)))[keep]
     stamps, kept_values, kept_confidence = micros[picks], values[picks], confidence[picks]
     same_time = np.flatnonzero(stamps[1:] == stamps[:-1])
     if len(same_time):
@@ -285,7 +296,7 @@ def rows_from_columns(columns: VariantColumns) -> pd.DataFrame:
             "indicator_name": _text_codes("indicator_name", columns.names, n, columns.indicator_id)[picks],
             "value": columns.values[picks],
             "confidence": columns.confidence[picks],
-            "metadata": np.asarray(pd.Series(metadata, dtype="object"))[picks],
+            "metadata": np.asarray(pd.Series(list(metadata), dtype="object"))[picks],
             "scope": _text_codes("scope", columns.scope, n, None)[picks],
             "user_id": _text_codes("user_id", columns.user_id, n, None)[picks],
             "created_by": _text_codes("created_by", columns.created_by, n, None)[picks],

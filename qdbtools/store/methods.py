@@ -7,13 +7,14 @@ database; the store's modules hold the work.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 
 from qdbtools.telemetry import instrumented
 
 if TYPE_CHECKING:
+    from qdbtools.database import Database
     from qdbtools.store import PruneResult, SaveResult
     from qdbtools.telemetry import Telemetry
 
@@ -24,6 +25,10 @@ class IndicatorMethods:
     """Save, load, list, inspect and prune stored indicator values (mixed into ``Database``)."""
 
     telemetry: Telemetry
+
+    def _database(self) -> Database:
+        """This object as the :class:`~qdbtools.Database` that these methods are mixed into."""
+        return cast("Database", self)  # Database is the one class that inherits this mixin
 
     @instrumented("save", table="indicators")
     def save_indicators(
@@ -79,7 +84,7 @@ class IndicatorMethods:
         from qdbtools.store import save_indicators
 
         return save_indicators(
-            self,
+            self._database(),
             frame,
             session_id,
             symbol,
@@ -136,7 +141,7 @@ class IndicatorMethods:
         from qdbtools.store import load_indicators
 
         return load_indicators(
-            self,
+            self._database(),
             session_id,
             symbol,
             variant_id,
@@ -186,7 +191,13 @@ class IndicatorMethods:
         from qdbtools.store import load_across_sessions
 
         return load_across_sessions(
-            self, symbol, variant_id, session_ids, variant_type=variant_type, as_of=as_of, engine=engine
+            self._database(),
+            symbol,
+            variant_id,
+            session_ids,
+            variant_type=variant_type,
+            as_of=as_of,
+            engine=engine,
         )
 
     @instrumented("info", table="indicators")
@@ -196,7 +207,7 @@ class IndicatorMethods:
         """Exists, rows, first/last timestamp, path, storage, generation and (labelled) sizes."""
         from qdbtools.store import indicator_info
 
-        return indicator_info(self, session_id, symbol, variant_id, variant_type=variant_type)
+        return indicator_info(self._database(), session_id, symbol, variant_id, variant_type=variant_type)
 
     @instrumented("list", table="indicators")
     def list_indicators(
@@ -208,7 +219,7 @@ class IndicatorMethods:
         """
         from qdbtools.store import list_indicators
 
-        return list_indicators(self, session_id, symbol, as_frame=as_frame)
+        return list_indicators(self._database(), session_id, symbol, as_frame=as_frame)
 
     @instrumented("history", table="indicators")
     def indicator_history(
@@ -217,7 +228,7 @@ class IndicatorMethods:
         """Every committed generation of one variant, oldest first (for ``as_of=``)."""
         from qdbtools.store import history
 
-        return history(self, session_id, symbol, variant_id, variant_type=variant_type)
+        return history(self._database(), session_id, symbol, variant_id, variant_type=variant_type)
 
     @instrumented("prune", table="indicators")
     def prune(
@@ -236,5 +247,10 @@ class IndicatorMethods:
         from qdbtools.store import prune
 
         return prune(
-            self, session_id, symbol, keep_history=keep_history, orphan_grace=orphan_grace, dry_run=dry_run
+            self._database(),
+            session_id,
+            symbol,
+            keep_history=keep_history,
+            orphan_grace=orphan_grace,
+            dry_run=dry_run,
         )
