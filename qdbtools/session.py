@@ -21,6 +21,7 @@ from qdbtools.config import Settings
 from qdbtools.database import Database
 from qdbtools.exceptions import ConfigError, DatabaseError, ServerStartError
 from qdbtools.server import LocalServer, ServerPorts, read_state
+from qdbtools.telemetry import Telemetry
 
 __all__ = [
     "EMBEDDED_PORTS",
@@ -91,6 +92,7 @@ def connect(
     url: str | None = None,
     settings: Settings | None = None,
     migrate: bool | None = None,
+    telemetry: Telemetry | None = None,
     **overrides: Any,
 ) -> Database:
     """Connect to QuestDB and make the result the default database.
@@ -106,6 +108,9 @@ def connect(
         Ready-made settings.
     migrate : bool, optional
         Apply pending schema migrations now. Default: only for the embedded default.
+    telemetry : Telemetry, optional
+        Where operations' metrics and traces go (:mod:`qdbtools.telemetry`), e.g.
+        ``Telemetry(record_ids=True)``; default: the global OpenTelemetry providers, no ids.
     **overrides
         Single :class:`Settings` fields (``host=``, ``pg_port=`` ...).
 
@@ -130,7 +135,7 @@ def connect(
             settings = Settings.from_env()
             if settings is None:
                 settings, embedded = start_embedded_server(), True
-    db = Database(settings)
+    db = Database(settings, telemetry=telemetry)
     if migrate or (migrate is None and embedded):
         db.migrate()
     global _connected

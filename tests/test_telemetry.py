@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -231,3 +233,35 @@ def test_the_health_probe_fails_on_a_stopped_server_within_its_bound(qdb_server_
     assert not report.ok and report.error_rate == 1.0
     assert report.problems[0].startswith("a probe call failed: DatabaseUnavailableError")
     assert "error rate 100.00% of 1 calls is over the limit 0.10%" in report.problems
+
+
+def test_the_documented_global_setup_works_even_after_the_database_was_made(qdb, unique_id):
+    # Global providers can be set once per process: a subprocess keeps this test's state its own.
+    script = f"""
+import pandas as pd
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import qdbtools
+
+db = qdbtools.connect(conf="http::addr=127.0.0.1:{qdb.settings.http_port};",
+                      url="questdb://admin:{qdb.settings.password}@127.0.0.1:{qdb.settings.pg_port}/qdb")
+assert not db.telemetry.tracing()
+reader, spans = InMemoryMetricReader(), InMemorySpanExporter()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(spans))
+trace.set_tracer_provider(provider)
+frame = pd.DataFrame({{"RSI_14": [1.0, 2.0]}}, index=pd.date_range("2024-03-01", periods=2, tz="UTC"))
+db.save_indicators(frame, "{unique_id}", "B", "overwrite")
+data = reader.get_metrics_data()
+names = [m.name for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics]
+print(sorted(set(names)), sorted({{s.name for s in spans.get_finished_spans()}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "['qdbtools.operation.calls', 'qdbtools.operation.duration']" in result.stdout, result.stdout
+    assert "'qdbtools.save'" in result.stdout and "'request'" in result.stdout, result.stdout

@@ -85,6 +85,8 @@ class Telemetry:
             description="qdbtools operations that raised, by error.type (NoDataError is outcome no_data)",
         )
         self.tracer = trace.get_tracer("qdbtools", tracer_provider=tracer_provider)
+        self._trace = trace
+        self._tracer_given = tracer_provider is not None
         self.record_ids = record_ids
         self.stats = OperationStats()
 
@@ -99,8 +101,13 @@ class Telemetry:
         token = _CURRENT.set(self)
         started = time.perf_counter()
         call = Call()
+        span_scope = (
+            self.tracer.start_as_current_span(f"qdbtools.{name}", attributes=attributes)
+            if self.tracing()
+            else contextlib.nullcontext()
+        )
         try:
-            with self.tracer.start_as_current_span(f"qdbtools.{name}", attributes=attributes) as span:
+            with span_scope as span:
                 try:
                     yield call
                 except NoDataError:
@@ -110,7 +117,8 @@ class Telemetry:
                     call.fail(type(exc).__name__)
                     raise
                 finally:
-                    span.set_attribute("outcome", call.outcome)
+                    if span is not None:
+                        span.set_attribute("outcome", call.outcome)
         finally:
             seconds = time.perf_counter() - started
             _CURRENT.reset(token)
@@ -121,6 +129,17 @@ class Telemetry:
                 self.errors.add(1, {**attributes, "error.type": call.error_type})
             self.stats.record(name, seconds, call.outcome)
 
+    def tracing(self) -> bool:
+        """Whether spans go anywhere: a tracer provider was given, or the application set one.
+
+        The API's no-op spans cost tens of microseconds each in Python; without a provider
+        they are not made at all.
+        """
+        if self._tracer_given:
+            return True
+        provider = self._trace.get_tracer_provider()
+        return not isinstance(provider, self._trace.ProxyTracerProvider | self._trace.NoOpTracerProvider)
+
     def stats_frame(self) -> pd.DataFrame:
         return self.stats.frame()
 
@@ -128,7 +147,7 @@ class Telemetry:
 def step(name: str) -> contextlib.AbstractContextManager[Any]:
     """A child span of the current operation (a server round trip, the conversion, ...)."""
     telemetry = _CURRENT.get()
-    if telemetry is None:
+    if telemetry is None or not telemetry.tracing():
         return contextlib.nullcontext()
     return telemetry.tracer.start_as_current_span(name)
 
