@@ -220,3 +220,32 @@ def test_files_over_the_size_limit_are_refused_unread(qdb, tmp_path, unique_id, 
     monkeypatch.setattr("qdbtools.legacy.scan.MAX_FILE_BYTES", big.stat().st_size - 1)
     run = migrate_csv(qdb, root, progress=False)
     assert run.files[0].status == "skipped" and "too large" in run.files[0].reason
+
+
+def test_a_rerun_never_puts_legacy_values_back_over_a_later_save(qdb, tmp_path, unique_id):
+    root = tmp_path / "data"
+    session = f"{unique_id}_rerun"
+    lines = ["1709251200,50.0,0.5", "1709251260,51.0,"]
+    _indicator_file(root, session, "BTC_USDT", "general_RSI_14.csv", lines)
+    _indicator_file(root, session, "ETH_USDT", "general_RSI_14.csv", lines)
+    assert [f.status for f in migrate_csv(qdb, root, progress=False).files] == ["verified", "verified"]
+
+    def rsi(symbol: str) -> list[float]:
+        return qdb.load_indicators(session, symbol, ["RSI_14"], variant_type="general")["RSI_14"].tolist()
+
+    # The user's own values under the same key: an overwrite of one pair, an append to the other.
+    stamps = pd.to_datetime([1709251200, 1709251260], unit="s", utc=True)
+    mine = pd.DataFrame({"RSI_14": [70.0, 71.0]}, index=stamps)
+    qdb.save_indicators(mine, session, "BTC_USDT", "overwrite", variant_type="general", created_by="notebook")
+    later = pd.DataFrame({"RSI_14": [52.0]}, index=pd.to_datetime([1709251320], unit="s", utc=True))
+    qdb.save_indicators(later, session, "ETH_USDT", "append", variant_type="general")
+    again = migrate_csv(qdb, root, progress=False)
+    assert [f.status for f in again.files] == ["kept", "kept"] and again.ok
+    by_symbol = {f.symbol: f.reason for f in again.files}
+    assert "1 later save(s)" in by_symbol["BTC_USDT"] and "by 'notebook'" in by_symbol["BTC_USDT"]
+    assert "--replace-newer" in by_symbol["ETH_USDT"]
+    assert rsi("BTC_USDT") == [70.0, 71.0] and rsi("ETH_USDT") == [50.0, 51.0, 52.0]
+    forced = migrate_csv(qdb, root, progress=False, replace_newer=True)
+    assert [f.status for f in forced.files] == ["verified", "verified"]
+    assert rsi("BTC_USDT") == [50.0, 51.0] and rsi("ETH_USDT") == [50.0, 51.0]
+    assert [f.status for f in migrate_csv(qdb, root, progress=False).files] == ["already migrated"] * 2

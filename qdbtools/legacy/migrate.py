@@ -4,7 +4,10 @@ For each ``{session}/{symbol}/indicators/{type}_{id}.csv``: read and check the f
 compute its content checksum, store it as the current generation of its variant key
 (``mode="overwrite"``, so a corrected file replaces what an earlier run stored), load it
 back and compare row count and checksum. A rerun skips files whose checksum is already the
-committed checksum of their variant (``already migrated``).
+committed checksum of their variant (``already migrated``), and never imports a file again
+over later saves of its variant: when an earlier save of the variant holds the file's content
+and later saves replaced or extended it (a user's own values), the file is ``kept`` out and
+the later saves stay current, unless ``replace_newer=True``.
 
 For each ``{session}/prices.csv``: ticks of the session's symbols in the file's time range
 are compared with what ``tick_prices`` holds there. Nothing there: the ticks are imported
@@ -42,7 +45,7 @@ __all__ = ["FileResult", "MigrationRun", "migrate_csv", "ticks_checksum"]
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("verified", "already migrated", "mismatched", "skipped", "failed", "would import")
+STATUSES = ("verified", "already migrated", "kept", "mismatched", "skipped", "failed", "would import")
 
 
 @dataclass
@@ -116,19 +119,32 @@ def _indicator_ids(legacy: LegacyFile) -> tuple[str, str, str]:
     return symbol, variant_type, variant_id
 
 
-def _committed_checksum(db: Database, legacy: LegacyFile) -> str | None:
-    """The checksum recorded by the variant's last save, if that save was an overwrite."""
+def _stored_state(db: Database, legacy: LegacyFile, checksum: str) -> tuple[str, str | None]:
+    """Whether the variant holds the file: ``current``, ``replaced`` (with why) or ``absent``.
+
+    ``current``: its last save is an overwrite with the file's checksum. ``replaced``: an
+    earlier overwrite has it and later saves came after it.
+    """
     symbol, variant_type, variant_id = _indicator_ids(legacy)
     saves = committed(db, legacy.session_id, symbol, [variant_id], variant_type=variant_type, details=True)
     commits = next(iter(saves.values()), [])
-    if not commits or commits[-1].mode != "overwrite":
-        return None
-    checksum = commits[-1].detail("checksum")
-    return None if checksum is None else str(checksum)
+    held = [i for i, c in enumerate(commits) if c.mode == "overwrite" and c.detail("checksum") == checksum]
+    if not held:
+        return "absent", None
+    later = commits[held[-1] + 1 :]
+    if not later:
+        return "current", None
+    latest = later[-1]
+    by = f" by {latest.created_by!r}" if latest.created_by else ""
+    return "replaced", (
+        f"QuestDB holds {len(later)} later save(s) of this variant (the latest at {latest.committed_at}{by}) "
+        "after the file's own import; the file is not imported over them. Import it anyway with "
+        "replace_newer=True (qdbtools migrate-csv --replace-newer)"
+    )
 
 
 def _migrate_indicator_file(
-    db: Database | None, legacy: LegacyFile, result: FileResult, dry_run: bool
+    db: Database | None, legacy: LegacyFile, result: FileResult, dry_run: bool, replace_newer: bool
 ) -> None:
     read = read_indicator_csv(legacy)
     # A row without a value (NaN) is not stored (the store's rule): the file's content is
@@ -142,9 +158,13 @@ def _migrate_indicator_file(
         result.status, result.reason = "skipped", note or "the file has no rows"
         return
     result.reason = note
-    if db is not None and _committed_checksum(db, legacy) == result.csv_checksum:
+    state, why = _stored_state(db, legacy, result.csv_checksum) if db is not None else ("absent", None)
+    if state == "current":
         result.status = "already migrated"
         result.db_checksum = result.csv_checksum
+        return
+    if state == "replaced" and not replace_newer:
+        result.status, result.reason = "kept", f"{why}; {note}" if note else why
         return
     if dry_run or db is None:
         result.status = "would import"
@@ -216,6 +236,7 @@ def migrate_csv(
     backup: str | Path | None = None,
     report: str | Path | None = None,
     progress: bool = True,
+    replace_newer: bool = False,
 ) -> MigrationRun:
     """Import and verify the legacy CSV tree under ``data_dir``.
 
@@ -233,6 +254,8 @@ def migrate_csv(
         Write the JSON report there.
     progress : bool
         Show a tqdm progress bar.
+    replace_newer : bool
+        Import a file again even over later saves of its variant (status ``kept`` otherwise).
 
     Returns
     -------
@@ -251,7 +274,7 @@ def migrate_csv(
         run.backup = str(target)
     run.files.extend(FileResult(str(s.path), "unknown", "skipped", reason=s.reason) for s in skipped)
     try:
-        _migrate_files(db, files, run, dry_run, progress)
+        _migrate_files(db, files, run, dry_run, progress, replace_newer)
     finally:  # also when interrupted: the report says what was done so far
         run.seconds = time.perf_counter() - started
         if report is not None:
@@ -260,7 +283,12 @@ def migrate_csv(
 
 
 def _migrate_files(
-    db: Database | None, files: list[LegacyFile], run: MigrationRun, dry_run: bool, progress: bool
+    db: Database | None,
+    files: list[LegacyFile],
+    run: MigrationRun,
+    dry_run: bool,
+    progress: bool,
+    replace_newer: bool,
 ) -> None:
     from tqdm.auto import tqdm
 
@@ -276,18 +304,20 @@ def _migrate_files(
         )
         measured = db.telemetry.operation("migrate_file", {"kind": legacy.kind}) if db is not None else None
         with measured or contextlib.nullcontext() as call:
-            _migrate_file(db, legacy, result, dry_run)
+            _migrate_file(db, legacy, result, dry_run, replace_newer)
             if call is not None and result.status in ("failed", "mismatched"):
                 call.fail(result.status)
         run.files.append(result)
 
 
-def _migrate_file(db: Database | None, legacy: LegacyFile, result: FileResult, dry_run: bool) -> None:
+def _migrate_file(
+    db: Database | None, legacy: LegacyFile, result: FileResult, dry_run: bool, replace_newer: bool
+) -> None:
     try:
         if legacy.kind == "prices":
             _migrate_prices_file(db, legacy, result, dry_run)
         else:
-            _migrate_indicator_file(db, legacy, result, dry_run)
+            _migrate_indicator_file(db, legacy, result, dry_run, replace_newer)
     except InvalidInputError as exc:
         result.status, result.reason = "skipped", str(exc)
     except (QdbToolsError, OSError) as exc:
