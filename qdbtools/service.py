@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IndicatorPersistenceService", "IndicatorValue"]
 
-_log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -236,7 +236,7 @@ class _StdlibEventLogger:
     """``logger.info(event, context)`` on top of :mod:`logging`."""
 
     def __getattr__(self, level: str) -> Any:
-        method = getattr(_log, level)
+        method = getattr(log, level)
         return lambda event, context=None: method(event, extra={"context": context or {}})
 
 

@@ -8,6 +8,7 @@ the same layer's other parts, and no module imports another's private (``_``) me
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,14 @@ def test_no_import_cycle_between_modules():
 def test_no_module_is_over_500_lines():
     long = {_module(p): n for p in MODULES if (n := len(p.read_text().splitlines())) > 500}
     assert not long, long
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=_module)
+def test_loggers_are_named_after_their_module_and_used(path):
+    text = path.read_text()
+    if "getLogger(" not in text:
+        return
+    name = _module(path)
+    assert "\nlog = logging.getLogger(__name__)\n" in text, f"{name}: use log = logging.getLogger(__name__)"
+    assert text.count("getLogger(") == 1, f"{name} makes more than one logger"
+    assert len(re.findall(r"\blog\b", text)) > 1, f"{name} defines a logger it never uses"

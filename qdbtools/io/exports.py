@@ -68,7 +68,8 @@ def fetch_parquet(settings: Settings, sql: str) -> bytes:
             if status != _BUSY or time.monotonic() + pause > deadline:
                 break
             if pause == _FIRST_PAUSE:
-                log.info("every export connection of the server is busy; retrying", extra={"sql": sql[:200]})
+                busy = "every export connection of the server is busy; retrying %.200s"
+                log.info(busy, sql, extra={"sql": sql[:200]})
             time.sleep(pause)
             pause = min(2 * pause, _LONGEST_PAUSE)
     if status >= 400:

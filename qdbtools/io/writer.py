@@ -368,7 +368,13 @@ def write_frame(
             with step("wait_visible"):
                 conn.wait_until_visible(table)
     result = WriteResult(table, sent, time.perf_counter() - started)
-    log.info("wrote rows", extra={"table": table, "rows": sent, "seconds": result.seconds})
+    log.info(
+        "wrote %d rows to %s in %.3f s",
+        sent,
+        table,
+        result.seconds,
+        extra={"table": table, "rows": sent, "seconds": result.seconds},
+    )
     return result
 
 
@@ -390,7 +396,13 @@ def send_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]], *
         with step("wait_visible"):
             conn.wait_until_visible(table)
     result = WriteResult(table, len(rows), time.perf_counter() - started)
-    log.info("wrote rows", extra={"table": table, "rows": len(rows), "seconds": result.seconds})
+    log.info(
+        "wrote %d rows to %s in %.3f s",
+        len(rows),
+        table,
+        result.seconds,
+        extra={"table": table, "rows": len(rows), "seconds": result.seconds},
+    )
     return result
 
 

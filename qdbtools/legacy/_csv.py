@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from qdbtools.exceptions import InvalidInputError, MissingColumnsError
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 MICROS_PER_SECOND = 1_000_000
 # Epoch seconds as the old system wrote them (``1709251200.0``, ``1709251200.123456``): parsed
@@ -57,7 +57,7 @@ class CsvTable:
         self._problem: tuple[int, str] | None = None
         blank = len(records) - 1 - len(self._record_of_row)
         if blank:
-            logger.debug("%s: ignoring %d blank line(s)", path, blank, extra={"path": str(path)})
+            log.debug("%s: ignoring %d blank line(s)", path, blank, extra={"path": str(path)})
         wrong = self._record_of_row[lengths[self._record_of_row] != len(header)]
         if wrong.size:
             record = int(wrong[0])

@@ -31,7 +31,7 @@ __all__ = [
     "write_indicator_csv",
 ]
 
-logger = logging.getLogger("qdbtools.legacy")
+log = logging.getLogger(__name__)
 
 #: Columns of an indicator CSV, in file order (also the columns of :func:`read_indicator_csv`).
 INDICATOR_COLUMNS: tuple[str, ...] = (
@@ -111,7 +111,7 @@ def _check_duplicates(table: _csv.CsvTable, frame: pd.DataFrame) -> pd.DataFrame
                 )
         table.fail(int(rows[1]), f"timestamp {stamp.isoformat()} repeats line {table.line(int(rows[0]))}")
     keep = ~frame.duplicated().to_numpy(dtype=bool)
-    logger.warning(
+    log.warning(
         "%s: dropped %d row(s) repeated exactly",
         table.path,
         int((~keep).sum()),
@@ -165,7 +165,7 @@ def read_indicator_csv(source: str | os.PathLike[str] | LegacyFile) -> pd.DataFr
     )
     raw = table.frame
     if raw.empty:
-        logger.debug("%s: no rows", path, extra={"path": str(path), "rows": 0})
+        log.debug("%s: no rows", path, extra={"path": str(path), "rows": 0})
         return _empty_indicator_frame()
     micros = _csv.parse_epoch_micros(table, "timestamp")
     values = _csv.parse_floats(table, "value", allow_empty=False, finite=False)
@@ -195,10 +195,10 @@ def read_indicator_csv(source: str | os.PathLike[str] | LegacyFile) -> pd.DataFr
     )
     frame = _check_duplicates(table, frame)
     if not frame["timestamp"].is_monotonic_increasing:
-        logger.debug("%s: rows not in timestamp order; sorted", path, extra={"path": str(path)})
+        log.debug("%s: rows not in timestamp order; sorted", path, extra={"path": str(path)})
         frame = frame.sort_values("timestamp", kind="stable")
     frame = frame.reset_index(drop=True)
-    logger.debug("%s: %d rows", path, len(frame), extra={"path": str(path), "rows": len(frame)})
+    log.debug("%s: %d rows", path, len(frame), extra={"path": str(path), "rows": len(frame)})
     return frame
 
 
@@ -327,7 +327,7 @@ def write_indicator_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> in
         **{name: _csv.text_array(text[order]) for name, text in texts.items()},
     }
     _csv.write_atomically(target, _csv.csv_text(INDICATOR_COLUMNS, [columns[c] for c in INDICATOR_COLUMNS]))
-    logger.debug("%s: wrote %d rows", target, count, extra={"path": str(target), "rows": count})
+    log.debug("%s: wrote %d rows", target, count, extra={"path": str(target), "rows": count})
     return count
 
 
@@ -387,7 +387,7 @@ def read_prices_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
             "volume": volume,
         }
     )
-    logger.debug("%s: %d rows", source, len(frame), extra={"path": str(source), "rows": len(frame)})
+    log.debug("%s: %d rows", source, len(frame), extra={"path": str(source), "rows": len(frame)})
     return frame.reset_index(drop=True)
 
 

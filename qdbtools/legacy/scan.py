@@ -12,7 +12,7 @@ from qdbtools.legacy.paths import INDICATORS_DIR, PRICES_FILE, LegacyFile, Skipp
 
 __all__ = ["MAX_FILE_BYTES", "scan_tree"]
 
-logger = logging.getLogger("qdbtools.legacy")
+log = logging.getLogger(__name__)
 
 
 def _entries(directory: Path, skipped: list[Skipped]) -> list[os.DirEntry[str]]:
@@ -239,7 +239,7 @@ def scan_tree(base_dir: str | os.PathLike[str]) -> tuple[list[LegacyFile], list[
             _scan_session(path, files, skipped)
         else:
             _skip_tree(path, f"session directory name {entry.name!r} {problem}", skipped)
-    logger.info(
+    log.info(
         "legacy scan of %s: %d file(s), %d skipped",
         base,
         len(files),

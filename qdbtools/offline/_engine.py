@@ -135,7 +135,13 @@ class OfflineIndicatorEngine:
         summary.seconds["save"] = time.perf_counter() - started
         summary.rows = {str(c): int(n) for c, n in values.notna().sum().items()}
         summary.generations = dict(saved.generations)
-        log.info("engine run", extra={"session_id": session_id, "symbol": symbol, "bars": summary.bars})
+        log.info(
+            "engine run of %r/%r: %d bars",
+            session_id,
+            symbol,
+            summary.bars,
+            extra={"session_id": session_id, "symbol": symbol, "bars": summary.bars},
+        )
         return summary
 
     def run_many(
@@ -202,7 +208,12 @@ def worker_database(settings: Settings) -> Database:
             from qdbtools.database import Database
 
             db = _DATABASES[settings] = Database(settings)
-            log.debug("worker database built", extra={"pid": os.getpid(), "address": settings.address})
+            log.debug(
+                "worker %d built its database for %s",
+                os.getpid(),
+                settings.address,
+                extra={"pid": os.getpid(), "address": settings.address},
+            )
         return db
 
 

@@ -48,7 +48,7 @@ from qdbtools.plotting._select import (
 
 __all__ = ["ChartFigure", "plot_indicators"]
 
-logger = logging.getLogger("qdbtools.plotting")
+log = logging.getLogger(__name__)
 
 
 class ChartFigure(Figure):
@@ -161,14 +161,14 @@ def plot_indicators(
 
     has_volume = bool(volume) and "volume" in frame.columns
     if volume and not has_volume:
-        logger.debug("plot_indicators: no 'volume' column, no volume panel")
+        log.debug("plot_indicators: no 'volume' column, no volume panel")
     room = max_panels - 1 - int(has_volume)
     if room < 0:
         has_volume, room = False, max_panels - 1
-        logger.warning("plot_indicators: max_panels=%d leaves no room for the volume panel", max_panels)
+        log.warning("plot_indicators: max_panels=%d leaves no room for the volume panel", max_panels)
     if len(panels) > room:
         left_out = [c for p in panels[room:] for c in p.columns]
-        logger.warning(
+        log.warning(
             "plot_indicators: %d panels needed, max_panels=%d; left out: %s "
             "(choose with oscillators=[...] or raise max_panels)",
             1 + int(has_volume) + len(panels),
@@ -219,5 +219,5 @@ def plot_indicators(
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(target, dpi=dpi, format=None if target.suffix else "png", facecolor="white")
-        logger.info("plot_indicators: saved %s", target)
+        log.info("plot_indicators: saved %s", target)
     return fig

@@ -24,7 +24,7 @@ from qdbtools.plotting._layout import (
 )
 from qdbtools.plotting._select import bar_index, family_of, variant_of
 
-logger = logging.getLogger("qdbtools.plotting")
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -98,7 +98,7 @@ def draw_price(ax: Axes, frame: pd.DataFrame, x: np.ndarray, width: float, kind:
     )
     ok = np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(close)
     if not ok.all():
-        logger.debug("plot_indicators: %d bars with NaN prices not drawn", int((~ok).sum()))
+        log.debug("plot_indicators: %d bars with NaN prices not drawn", int((~ok).sum()))
     o, h, lo, c, xs = o[ok], h[ok], lo[ok], close[ok], x[ok]
     colors = _up_colors(c >= o)
     segments = np.stack([np.column_stack([xs, lo]), np.column_stack([xs, h])], axis=1)

@@ -21,7 +21,7 @@ from qdbtools.plotting._layout import (
     Panel,
 )
 
-logger = logging.getLogger("qdbtools.plotting")
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -82,7 +82,7 @@ def resolve_kind(kind: Any, frame: pd.DataFrame) -> Literal["candle", "line"]:
     resolved: Literal["candle", "line"]
     if kind == "auto":
         resolved = "line" if len(frame) > AUTO_LINE_BARS else "candle"
-        logger.debug("plot_indicators: %d bars, kind=%r", len(frame), resolved)
+        log.debug("plot_indicators: %d bars, kind=%r", len(frame), resolved)
     else:
         resolved = kind
     if resolved == "candle":
@@ -172,7 +172,7 @@ def indicator_pool(frame: pd.DataFrame, indicators: Any) -> tuple[pd.DataFrame, 
     cols = _numeric(ind)
     skipped = [c for c in ind.columns if c not in cols]
     if skipped:
-        logger.debug("plot_indicators: ignoring non-numeric or OHLCV indicator columns %s", skipped)
+        log.debug("plot_indicators: ignoring non-numeric or OHLCV indicator columns %s", skipped)
     overlap = frame.index.intersection(idx)
     if overlap.empty:
         raise InvalidInputError(
@@ -180,7 +180,7 @@ def indicator_pool(frame: pd.DataFrame, indicators: Any) -> tuple[pd.DataFrame, 
             f"({_span(bar_index(frame))})"
         )
     if len(overlap) < len(frame.index):
-        logger.info(
+        log.info(
             "plot_indicators: indicators cover %d of %d bars; the rest is blank", len(overlap), len(frame)
         )
     aligned = ind[cols].reindex(frame.index).astype("float64")
@@ -239,10 +239,10 @@ def select_columns(
         if pool[c].notna().any():
             usable.append(c)
         elif (over is None or c not in over) and (osc is None or c not in osc):
-            logger.warning("plot_indicators: %s is all NaN on these bars; not plotted", c)
+            log.warning("plot_indicators: %s is all NaN on these bars; not plotted", c)
     for chosen in (over or []) + (osc or []):
         if not pool[chosen].notna().any():
-            logger.warning("plot_indicators: %s is all NaN on these bars", chosen)
+            log.warning("plot_indicators: %s is all NaN on these bars", chosen)
     if over is None:
         over = [c for c in usable if _is_overlay(c) and (osc is None or c not in osc)]
     if osc is None:

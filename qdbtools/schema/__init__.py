@@ -233,7 +233,12 @@ def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> Migra
         if migration.version in done:
             report.already_applied.append(migration.version)
             continue
-        log.info("applying migration", extra={"version": migration.version, "migration": migration.name})
+        log.info(
+            "applying migration %s (%s)",
+            migration.version,
+            migration.name,
+            extra={"version": migration.version, "migration": migration.name},
+        )
         try:
             for step in migration.steps:
                 step(db)

@@ -18,7 +18,7 @@ from qdbtools.schema._steps import (
 if TYPE_CHECKING:
     from qdbtools.database import Database
 
-log = logging.getLogger("qdbtools.schema")
+log = logging.getLogger(__name__)
 
 _WAL_DAY = "TIMESTAMP(timestamp) PARTITION BY DAY WAL"
 

@@ -30,7 +30,7 @@ __all__ = [
     "staging_names",
 ]
 
-log = logging.getLogger("qdbtools.schema")
+log = logging.getLogger(__name__)
 
 #: Statements that copy or rewrite a whole table may take this long (query_timeout is for
 #: the queries of everyday work).
@@ -155,7 +155,7 @@ def restore_interrupted_rebuild(db: Database, table: str) -> None:
     staging, retired = staging_names(table)
     tables = set(db.tables())
     if table not in tables and retired in tables:
-        log.warning("restoring a table after an interrupted rebuild", extra={"table": table})
+        log.warning("restoring %s after an interrupted rebuild", table, extra={"table": table})
         db.execute(f'RENAME TABLE "{retired}" TO "{table}"')
     if staging in tables:
         db.execute(f'DROP TABLE "{staging}"')
@@ -224,7 +224,13 @@ def rebuild_table(
     db.execute(f'RENAME TABLE "{table}" TO "{retired}"')
     db.execute(f'RENAME TABLE "{staging}" TO "{table}"')
     db.execute(f'DROP TABLE "{retired}"')
-    log.info("rebuilt table", extra={"table": table, "rows": after, "partition_by": partition_by})
+    log.info(
+        "rebuilt %s: %d rows, partitioned by %s",
+        table,
+        after,
+        partition_by,
+        extra={"table": table, "rows": after, "partition_by": partition_by},
+    )
     return after
 
 

@@ -98,7 +98,7 @@ def ensure_jar(env: Mapping[str, str] | None = None, *, mvn: str | None = None) 
             f"-Dartifact={QUESTDB_ARTIFACT}",
             f"-DoutputDirectory={tmp}",
         ]
-        log.info("downloading QuestDB with Maven", extra={"artifact": QUESTDB_ARTIFACT})
+        log.info("downloading %s with Maven", QUESTDB_ARTIFACT, extra={"artifact": QUESTDB_ARTIFACT})
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=900)
         except (OSError, subprocess.TimeoutExpired) as exc:

@@ -78,7 +78,8 @@ def find_java(minimum: int, env: Mapping[str, str] | None = None) -> JavaRuntime
         elif major < minimum:
             checked.append(f"{source}: {executable} is Java {major}")
         else:
-            log.debug("using java", extra={"java": str(executable), "major": major})
+            found = {"java": str(executable), "major": major}
+            log.debug("using java %s (major %s)", executable, major, extra=found)
             return JavaRuntime(executable, major)
     details = "; ".join(checked) if checked else "no java in JAVA_HOME, /usr/lib/jvm or PATH"
     raise JavaNotFoundError(

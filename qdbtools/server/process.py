@@ -188,7 +188,10 @@ class LocalServer:
         self._write_conf()
         command = self._command()
         log.info(
-            "starting QuestDB",
+            "starting QuestDB in %s on HTTP port %d with %s",
+            self.root,
+            self.ports.http,
+            self.java.executable,
             extra={"root": str(self.root), "ports": asdict(self.ports), "java": str(self.java.executable)},
         )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -314,7 +317,12 @@ class LocalServer:
                     f"Last lines of {self.log_path}:\n{self.log_tail()}"
                 )
             if _http_ping(self.host, self.ports.http) and _port_open(self.host, self.ports.pg):
-                log.info("QuestDB ready", extra={"http_port": self.ports.http, "pid": self._process.pid})
+                log.info(
+                    "QuestDB ready on HTTP port %d (pid %d)",
+                    self.ports.http,
+                    self._process.pid,
+                    extra={"http_port": self.ports.http, "pid": self._process.pid},
+                )
                 return
             time.sleep(0.1)
         raise ServerStartError(
@@ -346,7 +354,8 @@ class LocalServer:
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            log.warning("QuestDB did not stop in time; killing it", extra={"pid": process.pid})
+            late = "QuestDB (pid %d) did not stop in time; killing it"
+            log.warning(late, process.pid, extra={"pid": process.pid})
             process.kill()
             process.wait(10)
 
