@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import best_of
 
 from qdbtools.indicators import compute
 
@@ -143,7 +143,7 @@ def first_call_seconds() -> dict[str, float] | None:
 
     code = (
         "import time; t = time.perf_counter(); "
-        "from benchmarks.bench_indicators import make_bars, STANDARD; "
+        "import sys; sys.path.insert(0, 'benchmarks'); from bench_indicators import make_bars, STANDARD; "
         "from qdbtools.indicators import compute; "
         "compute(make_bars(1000), STANDARD); print(time.perf_counter() - t)"
     )
@@ -157,16 +157,6 @@ def first_call_seconds() -> dict[str, float] | None:
             )
             out[label] = float(run.stdout.strip().splitlines()[-1])
     return out
-
-
-def best_of(fn: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-        del result
-    return best
 
 
 def run_all(calls: dict[str, Callable[[], Any]]) -> Callable[[], list[Any]]:
@@ -193,24 +183,24 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"set": vset, "engine": engine, "seconds": seconds, "note": note})
 
     std_label = f"standard ({len(STANDARD)} variants)"
-    record(std_label, "qdbtools", best_of(lambda: compute(df, STANDARD), args.repeat))
-    record(std_label, "TA-Lib", best_of(run_all(tl), args.repeat))
+    record(std_label, "qdbtools", best_of(lambda: compute(df, STANDARD), args.repeat)[0])
+    record(std_label, "TA-Lib", best_of(run_all(tl), args.repeat)[0])
     pta = None if args.skip_pandas_ta else import_pandas_ta()
     if pta is None:
         record(std_label, "pandas-ta", None, "not installed" if not args.skip_pandas_ta else "skipped")
     else:
         ta, label = pta
         calls = pandas_ta_calls(ta, df)
-        record(std_label, "pandas-ta", best_of(run_all(calls), 1), f"{label}, 1 run")
+        record(std_label, "pandas-ta", best_of(run_all(calls), 1)[0], f"{label}, 1 run")
     grid_label = f"RSI grid ({len(RSI_GRID)} variants)"
-    record(grid_label, "qdbtools", best_of(lambda: compute(df, RSI_GRID), args.repeat))
+    record(grid_label, "qdbtools", best_of(lambda: compute(df, RSI_GRID), args.repeat)[0])
     grid_calls = {n: (lambda p=int(n[4:]): talib.RSI(arrays["close"], p)) for n in RSI_GRID}
-    record(grid_label, "TA-Lib", best_of(run_all(grid_calls), args.repeat))
+    record(grid_label, "TA-Lib", best_of(run_all(grid_calls), args.repeat)[0])
 
     for name in STANDARD:
         per_variant[name] = {
-            "qdbtools": best_of(lambda name=name: compute(df, [name]), args.repeat),
-            "TA-Lib": best_of(tl[name], args.repeat),
+            "qdbtools": best_of(lambda name=name: compute(df, [name]), args.repeat)[0],
+            "TA-Lib": best_of(tl[name], args.repeat)[0],
         }
 
     talib_time = {r["set"]: r["seconds"] for r in results if r["engine"] == "TA-Lib"}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import tempfile
 import time
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import best_of, cpu_seconds
 
 import qdbtools
 from qdbtools.io.writer import prepare_frame, prepare_ticks
@@ -73,15 +73,6 @@ def make_bars(rows: int, seed: int = 2) -> pd.DataFrame:
     )
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - started)
-    return best, result
-
-
 def bench_dataset(
     db: qdbtools.Database, data: str, frame: pd.DataFrame, files: Path, repeat: int
 ) -> list[dict[str, Any]]:
@@ -92,8 +83,8 @@ def bench_dataset(
         read = partial(db.read_ticks, "bench", "BTC_USDT")
     else:
         read = partial(db.read_ohlcv, "bench", "BTC_USDT", "1m")
-    fast_s, fast = timed(partial(read, engine="fast"), repeat)
-    sa_s, slow = timed(partial(read, engine="sqlalchemy"), repeat)
+    fast_s, fast = best_of(partial(read, engine="fast"), repeat)
+    sa_s, slow = best_of(partial(read, engine="sqlalchemy"), repeat)
     if len(fast) != rows:
         raise RuntimeError(f"{data}: the fast reader returned {len(fast)} rows, expected {rows}")
     pd.testing.assert_frame_equal(fast, slow)
@@ -107,7 +98,7 @@ def bench_dataset(
     ]
     results = []
     for op, method, how in timings:
-        seconds = how if isinstance(how, float) else timed(how, repeat)[0]
+        seconds = how if isinstance(how, float) else best_of(how, repeat)[0]
         results.append(
             {
                 "data": data,
@@ -159,12 +150,6 @@ def server_only_write(
         return time.perf_counter() - started
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def with_cpu(db: qdbtools.Database, write: Callable[[], float]) -> tuple[float, float, float]:
     """(wall seconds, server CPU seconds, client CPU seconds) of one write."""
     assert db.server is not None and db.server.pid is not None
@@ -178,10 +163,10 @@ def bench_writes(db: qdbtools.Database, data: str, frame: pd.DataFrame) -> list[
     empty copies of it (``CREATE TABLE ... (LIKE ...)``): the same rows, one write each."""
     table, symbols = TABLES[data], SYMBOLS[data]
     if data == "ticks":
-        ours = with_cpu(db, lambda: timed(partial(db.write_ticks, frame), 1)[0])
+        ours = with_cpu(db, lambda: best_of(partial(db.write_ticks, frame), 1)[0])
         prepared = prepare_ticks(frame)
     else:
-        ours = with_cpu(db, lambda: timed(partial(db.write_frame, frame, table, symbols=symbols), 1)[0])
+        ours = with_cpu(db, lambda: best_of(partial(db.write_frame, frame, table, symbols=symbols), 1)[0])
         prepared = prepare_frame(frame, at="timestamp", symbols=symbols)
     for copy in (f"{table}_raw", f"{table}_server"):
         db.execute(f"CREATE TABLE {copy} (LIKE {table})")

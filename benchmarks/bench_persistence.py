@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import percentile
 from _floor import Floor
 from legacy_csv_service import LegacyCsvService
 
@@ -84,11 +85,6 @@ def timings(action: Any, repeat: int) -> list[float]:
             LOOP.run_until_complete(outcome)
         times.append(time.perf_counter() - started)
     return times
-
-
-def percentile(times: list[float], q: float) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(section: str, storage: str, case: str, action: Any, repeat: int) -> dict[str, Any]:

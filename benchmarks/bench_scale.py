@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import cpu_seconds
 from distributed import Client, LocalCluster
 
 import qdbtools
@@ -101,8 +102,8 @@ def client_cpu() -> float:
 
 def server_cpu(db: qdbtools.Database) -> float:
     """CPU seconds the managed QuestDB process has used so far."""
-    fields = Path(f"/proc/{db.server.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    assert db.server is not None and db.server.pid is not None
+    return cpu_seconds(db.server.pid)
 
 
 def warm_up() -> None:

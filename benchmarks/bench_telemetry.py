@@ -19,8 +19,6 @@ Prints a table and writes JSON (``--json``, default ``benchmarks/results/telemet
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import time
 import timeit
@@ -29,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import write_results
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -110,10 +109,7 @@ def main() -> None:
         results.append(
             {"operation": op, "setup": setup, "p50_ms": p50, "bare_p50_ms": bare, "wrapper_us": alone}
         )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    command = f"python benchmarks/bench_telemetry.py --repeat {args.repeat}"
-    meta = {"command": command, "python": platform.python_version()}
-    args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    write_results(args.json, f"python benchmarks/bench_telemetry.py --repeat {args.repeat}", results=results)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import percentile
 
 import qdbtools
 from qdbtools import Database, Settings
@@ -69,10 +70,7 @@ def _worker(settings: Settings, worker: int, processes: int, seconds: float, out
 
 
 def _ms(times: list[float], q: float) -> float:
-    if not times:
-        return float("nan")
-    ordered = sorted(times)
-    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return 1000 * percentile(times, q)
 
 
 def main() -> None:
