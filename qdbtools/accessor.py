@@ -112,6 +112,20 @@ class QdbAccessor:
 
         return compute(self._obj, [variants] if isinstance(variants, str) else list(variants))
 
+    def available_indicators(self) -> pd.DataFrame:
+        """The indicators :meth:`indicators` computes, one row each (see
+        :func:`qdbtools.indicators.indicator_table`): variant pattern, default variant,
+        parameters with defaults, inputs, outputs, TA-Lib name and summary.
+
+        Examples
+        --------
+        >>> bars.qdb.available_indicators().loc["MACD", "outputs"]          # doctest: +SKIP
+        'macd, signal, hist'
+        """
+        from qdbtools.indicators import indicator_table
+
+        return indicator_table()
+
     def plot(self, indicators: pd.DataFrame | None = None, **kwargs: object) -> Figure:
         """Plot this OHLCV frame with indicators (see :func:`qdbtools.plotting.plot_indicators`)."""
         from qdbtools.plotting import plot_indicators

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -360,3 +361,12 @@ def test_numpy_only_path_also_matches_talib():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+def test_the_indicator_table_names_the_talib_function_each_equals() -> None:
+    table = ind.indicator_table()
+    named = table["talib"].dropna()
+    assert all(hasattr(talib, name) for name in named), list(named)
+    tested = {re.sub(r"(_[\d.]+)+$", "", case.id) for case in CASES}  # the cases above
+    assert set(named) == tested
+    assert set(table.index[table["talib"].isna()]) == {"LOGRET", "RET", "VWAP", "ZSCORE"}

@@ -236,3 +236,51 @@ def test_compute_validates_all_names_first(ohlcv: pd.DataFrame) -> None:
         ind.compute(ohlcv, ["RSI_14", "FOO_3"])
     with pytest.raises(InvalidVariantError):
         ind.parse_variant(14)  # type: ignore[arg-type]
+
+
+def test_indicator_table_has_one_row_per_registry_entry_with_the_documented_columns(ohlcv) -> None:
+    from qdbtools.indicators._catalog import TABLE_COLUMNS
+
+    table = ind.indicator_table()
+    registry = ind.available_indicators()
+    assert list(table.index) == list(registry) and table.index.name == "name"
+    assert (
+        tuple(table.columns)
+        == TABLE_COLUMNS
+        == (
+            "pattern",
+            "default",
+            "parameters",
+            "inputs",
+            "outputs",
+            "talib",
+            "summary",
+        )
+    )
+    for column in TABLE_COLUMNS:  # each one documented in the docstring
+        assert f"``{column}``" in (ind.indicator_table.__doc__ or "")
+    macd = table.loc["MACD"]
+    assert macd["pattern"] == "MACD_<fast>_<slow>_<signal>" and macd["default"] == "MACD_12_26_9"
+    assert macd["outputs"] == "macd, signal, hist" and macd["parameters"] == "fast=12, slow=26, signal=9"
+    assert macd["inputs"] == "close" and macd["talib"] == "MACD"
+    assert table.loc["ATR", "inputs"] == "high, low, close" and table.loc["ATR", "outputs"] == ""
+    assert table.loc["BBANDS", "parameters"] == "period=20, nbdev=2.0"
+    assert table.loc["OBV", "parameters"] == "" and table.loc["OBV", "default"] == "OBV"
+    assert table.loc["VWAP", "talib"] is None and table.loc["ZSCORE", "talib"] is None
+    for name, row in table.iterrows():  # every default names a variant, computed from the listed inputs
+        variant = ind.parse_variant(row["default"])
+        assert variant.indicator == name and variant.name == row["default"]
+        computed = ind.compute(ohlcv[row["inputs"].split(", ")], [row["default"]])
+        outputs = row["outputs"].split(", ") if row["outputs"] else []
+        assert list(computed.columns) == ([f"{variant.name}.{o}" for o in outputs] or [variant.name])
+    pd.testing.assert_frame_equal(ohlcv.qdb.available_indicators(), table)
+
+
+def test_indicator_specs_print_short_without_their_kernel() -> None:
+    text = repr(ind.available_indicators()["MACD"])
+    assert text == (
+        "IndicatorSpec(MACD_<fast>_<slow>_<signal> -> macd, signal, hist: moving average "
+        "convergence/divergence; inputs close, default MACD_12_26_9)"
+    )
+    registry = repr(dict(ind.available_indicators()))
+    assert "function" not in registry and "lambda" not in registry and "kernel" not in registry

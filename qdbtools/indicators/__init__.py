@@ -5,7 +5,8 @@ plain Series (``close``, ``high``, ``low``, ``volume``; any numeric dtype)
 plus keyword parameters with TA-Lib's defaults, and returns float64 Series or
 DataFrames on the input's index.  :func:`compute` evaluates a list of
 variant names (``"RSI_14"``, ``"MACD_12_26_9"``) on an OHLCV frame in one pass,
-sharing intermediates; the naming scheme is documented in
+sharing intermediates; :func:`indicator_table` lists every indicator (variant
+pattern, parameters and defaults, inputs, outputs, TA-Lib name); the naming scheme is documented in
 :mod:`qdbtools.indicators._variants` and summarised here:
 
 * ``<INDICATOR>_<p1>_<p2>...`` with all parameters (``BBANDS_20_2.5`` takes
@@ -72,6 +73,7 @@ label; Series passed together must share one index.
 """
 
 from ._averages import bbands, dema, ema, sma, tema, wma
+from ._catalog import indicator_table
 from ._momentum import cci, macd, mom, roc, rsi, stoch, stochf, stochrsi, willr
 from ._stats import log_returns, simple_returns, zscore
 from ._trend import adx, dx, minus_di, plus_di
@@ -92,6 +94,7 @@ __all__ = [
     "dema",
     "dx",
     "ema",
+    "indicator_table",
     "log_returns",
     "macd",
     "mfi",

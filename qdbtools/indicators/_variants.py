@@ -57,9 +57,13 @@ class Param:
     minimum: Number
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class IndicatorSpec:
-    """A registry entry: how a variant name maps onto a computation."""
+    """A registry entry: how a variant name maps onto a computation.
+
+    ``talib`` tells whether TA-Lib has the indicator under the same name (and the values
+    equal TA-Lib's); :func:`qdbtools.indicators.indicator_table` lists every entry.
+    """
 
     name: str
     params: tuple[Param, ...]
@@ -68,6 +72,13 @@ class IndicatorSpec:
     kernel: Callable[..., Any]
     summary: str
     check: Callable[[tuple[Number, ...]], str | None] | None = None
+    talib: bool = True
+
+    def __repr__(self) -> str:
+        outputs = f" -> {', '.join(self.outputs)}" if self.outputs else ""
+        defaults = f", default {self.name}{fmt(*self.defaults)}" if self.params else ""
+        inputs = ", ".join(self.inputs)
+        return f"IndicatorSpec({self.signature}{outputs}: {self.summary}; inputs {inputs}{defaults})"
 
     @property
     def signature(self) -> str:
@@ -120,7 +131,7 @@ _SPECS = (
     IndicatorSpec("DEMA", _period(30, 1), C, (), avg.dema_k, "double EMA"),
     IndicatorSpec("DX", _period(14), HLC, (), tr.dx_k, "directional movement index"),
     IndicatorSpec("EMA", _period(30, 1), C, (), avg.ema_k, "exponential moving average"),
-    IndicatorSpec("LOGRET", (_p("periods", 1, 1),), C, (), st.log_returns_k, "log returns"),
+    IndicatorSpec("LOGRET", (_p("periods", 1, 1),), C, (), st.log_returns_k, "log returns", talib=False),
     IndicatorSpec(
         "MACD",
         (_p("fast", 12, 2), _p("slow", 26, 2), _p("signal", 9, 1)),
@@ -136,7 +147,7 @@ _SPECS = (
     IndicatorSpec("NATR", _period(14, 1), HLC, (), vol.natr_k, "normalized ATR (%)"),
     IndicatorSpec("OBV", (), CV, (), vlm.obv_k, "on-balance volume"),
     IndicatorSpec("PLUS_DI", _period(14), HLC, (), lambda ctx, n: tr.di_k(ctx, n)[0], "plus DI"),
-    IndicatorSpec("RET", (_p("periods", 1, 1),), C, (), st.simple_returns_k, "simple returns"),
+    IndicatorSpec("RET", (_p("periods", 1, 1),), C, (), st.simple_returns_k, "simple returns", talib=False),
     IndicatorSpec("ROC", _period(10, 1), C, (), mom.roc_k, "rate of change (%)"),
     IndicatorSpec("RSI", _period(14), C, (), mom.rsi_k, "relative strength index (Wilder)"),
     IndicatorSpec("SMA", _period(30, 1), C, (), avg.sma_k, "simple moving average"),
@@ -173,10 +184,11 @@ _SPECS = (
         (),
         lambda ctx: vlm.vwap_k(ctx, "D", "UTC"),
         "VWAP anchored to the UTC day",
+        talib=False,
     ),
     IndicatorSpec("WILLR", _period(14), HLC, (), mom.willr_k, "Williams %R"),
     IndicatorSpec("WMA", _period(30, 1), C, (), avg.wma_k, "weighted moving average"),
-    IndicatorSpec("ZSCORE", _period(20), C, (), st.zscore_k, "rolling z-score (ddof=0)"),
+    IndicatorSpec("ZSCORE", _period(20), C, (), st.zscore_k, "rolling z-score (ddof=0)", talib=False),
 )
 
 _REGISTRY: Mapping[str, IndicatorSpec] = MappingProxyType({s.name: s for s in _SPECS})
@@ -185,6 +197,8 @@ _MAX_NAME_TOKENS = max(s.name.count("_") + 1 for s in _SPECS)
 
 def available_indicators() -> Mapping[str, IndicatorSpec]:
     """The registry: indicator name -> :class:`IndicatorSpec` (read-only, sorted).
+
+    :func:`qdbtools.indicators.indicator_table` shows the same entries as a DataFrame.
 
     Examples
     --------
