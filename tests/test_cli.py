@@ -115,7 +115,7 @@ def test_top_level_help_and_readme_document_every_command_and_the_exit_codes():
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for command in commands:
         assert f"`qdbtools {command}" in section, command
-    for code in ("0", "1", "2", "3"):
+    for code in ("0", "1", "2", "3", "4"):
         assert re.search(rf"^\| {code} \|", section, re.M), code
 
 
@@ -327,3 +327,28 @@ def test_indicators_lists_the_registry_as_a_table_and_as_json(cli):
     lines = out.splitlines()
     assert lines[0].split() == ["name", *table.columns]
     assert [line.split()[0] for line in lines[1:]] == list(table.index)
+
+
+def test_status_shows_the_tables_and_their_wal_lag(cli, qdb):
+    code, out, _ = cli("status", "--json")
+    assert code == 0
+    got = json.loads(out)
+    status = qdb.status()
+    assert got["version"] == status.version == qdb.server_version()
+    tables = {row["table"]: row for row in got["tables"]}
+    assert {"tick_prices", "aggregated_ohlcv", "indicators"} <= set(tables)
+    assert tables["indicators"]["wal"] is True and tables["indicators"]["suspended"] is False
+    assert got["suspended"] == [] and all(row["wal_lag_txns"] >= 0 for row in got["tables"])
+    code, out, _ = cli("status")
+    assert code == 0 and out.startswith(f"QuestDB {status.version} at ") and "wal_lag_txns" in out
+
+
+def test_check_exits_0_within_the_limits_and_4_over_them(cli):
+    code, out, _ = cli("check", "--latency", "60000", "--loads", "3", "--json")
+    assert code == 0, out
+    got = json.loads(out)
+    assert got["ok"] is True and got["problems"] == [] and got["error_rate"] == 0.0
+    assert {row["operation"]: row["calls"] for row in got["stats"]} == {"save": 1, "load": 3}
+    code, out, _ = cli("check", "--latency", "0.0001", "--loads", "2")
+    assert code == 4
+    assert "over the limits" in out and "problem: p99 load latency" in out

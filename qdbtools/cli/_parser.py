@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 import qdbtools
-from qdbtools.cli import _indicator_commands, _market_commands, _server, _setup_commands, _store_commands
+from qdbtools.cli import (
+    _indicator_commands,
+    _market_commands,
+    _ops_commands,
+    _server,
+    _setup_commands,
+    _store_commands,
+)
 
 __all__ = ["EXIT_STATUS", "build_parser"]
 
@@ -30,6 +37,7 @@ exit status:
   2  wrong or missing arguments (the usage is printed); compute: a pair failed (the others
      were saved); migrate-csv: a file mismatched or failed
   3  server status: no server is running; migrate-csv: files were skipped
+  4  check: the probe is over the latency or error-rate limit (or one of its calls failed)
 """
 
 
@@ -44,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"qdbtools {qdbtools.__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (_server, _setup_commands, _market_commands, _indicator_commands, _store_commands):
+    for module in (
+        _server,
+        _setup_commands,
+        _market_commands,
+        _indicator_commands,
+        _store_commands,
+        _ops_commands,
+    ):
         module.register(commands)
     return parser

@@ -30,8 +30,10 @@ def register(commands: Commands) -> None:
         help="import the legacy CSV tree into QuestDB and verify every file",
         description="Walk DATA_DIR/{session}/{symbol}/indicators/*.csv and DATA_DIR/{session}/prices.csv, "
         "import them, and verify each file by row count and content checksum. Reruns skip what is "
-        "already migrated; --dry-run checks against the database and writes nothing.",
-        epilog="exit status: 0 when every file was verified or already migrated (in a dry run: or "
+        "already migrated, and keep later saves of a migrated variant (status kept: the file is not "
+        "imported over them; --replace-newer imports it anyway); --dry-run checks against the "
+        "database and writes nothing.",
+        epilog="exit status: 0 when every file was verified, already migrated or kept (in a dry run: or "
         "would be imported); 2 when a file mismatched or failed; 3 when nothing mismatched or failed "
         "but files were skipped. The last line gives the counts.",
     )
@@ -45,6 +47,11 @@ def register(commands: Commands) -> None:
         type=Path,
         default=Path("csv-migration-report.json"),
         help="where to write the JSON report (default: %(default)s)",
+    )
+    migrate_csv.add_argument(
+        "--replace-newer",
+        action="store_true",
+        help="import a file again even over later saves of its variant (status 'kept' otherwise)",
     )
     migrate_csv.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_connection_options(migrate_csv)
@@ -85,6 +92,7 @@ def _migrate_csv(args: argparse.Namespace) -> int:
         backup=args.backup,
         report=args.report,
         progress=not args.no_progress,
+        replace_newer=args.replace_newer,
     )
     print(f"report: {args.report}")
     print_migration_report(run)
@@ -101,12 +109,13 @@ def print_migration_report(run: Any) -> None:
         ("rows", "rows"),
         ("verified", "verified"),
         ("already", "already migrated"),
+        ("kept", "kept"),
         ("mismatched", "mismatched"),
         ("skipped", "skipped"),
         ("failed", "failed"),
     ]
     for result in run.files:
-        if result.status in ("mismatched", "skipped", "failed"):
+        if result.status in ("kept", "mismatched", "skipped", "failed"):
             print(f"  {result.status:<10} {result.path}: {result.reason}")
     if run.dry_run:
         print(f"dry run: {summary['would import']} files would be imported")
