@@ -26,11 +26,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from qdbtools.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = ["ENV_VARS", "Settings", "parse_conf_string"]
 
@@ -195,6 +196,8 @@ class Settings:
     @property
     def sqlalchemy_url(self) -> sa.URL:
         """URL for the questdb-connect dialect on the PG wire port."""
+        import sqlalchemy as sa  # ~0.5 s: paid by whoever asks for a URL, not by ``import qdbtools``
+
         return sa.URL.create(
             "questdb",
             username=self.username,
@@ -299,6 +302,8 @@ def _values_from_conf(conf: str, source: str) -> dict[str, Any]:
 
 
 def _values_from_url(url: str | sa.URL, source: str) -> dict[str, Any]:
+    import sqlalchemy as sa
+
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError as exc:

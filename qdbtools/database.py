@@ -9,7 +9,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import sqlalchemy as sa
 
 from qdbtools.config import Settings
 from qdbtools.exceptions import InvalidInputError
@@ -22,6 +21,8 @@ from qdbtools.store.methods import IndicatorMethods
 from qdbtools.telemetry import Telemetry, instrumented
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from qdbtools.io.writer import WriteResult
     from qdbtools.schema import MigrationReport
     from qdbtools.server import LocalServer

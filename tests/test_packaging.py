@@ -1,6 +1,8 @@
 """Project files agree with each other."""
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -28,3 +30,13 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_import_qdbtools_pays_for_pandas_and_little_else():
+    # What `python -X importtime -c "import qdbtools"` showed costing 0.1-0.6 s each before they
+    # were imported on first use (issue 12, item 11); the import is pandas' cost plus ~0.15 s.
+    heavy = ["sqlalchemy", "questdb_connect", "opentelemetry", "matplotlib", "tqdm", "dask", "numba"]
+    code = f"import sys, qdbtools; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"import qdbtools imported {done.stdout.strip()}"

@@ -15,11 +15,10 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import psycopg2
-import sqlalchemy as sa
 
 from qdbtools.config import Settings
 from qdbtools.exceptions import (
@@ -28,14 +27,23 @@ from qdbtools.exceptions import (
     QueryError,
     TableSuspendedError,
 )
-from qdbtools.io.errors import sql_errors, unavailable
+from qdbtools.io.errors import driver_errors, sql_errors, unavailable
 from qdbtools.io.exports import fetch_parquet
-from qdbtools.io.pgwire import QuestDBCursor, answer_within
+from qdbtools.io.pgwire import answer_within, questdb_cursor
 from qdbtools.io.plain import PlainQueries
 from qdbtools.io.visibility import UnappliedWrites, low_disk_note, wait_until_visible
 from qdbtools.telemetry import step
 
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
 __all__ = ["Connection"]
+
+
+def _text(query: str) -> sa.TextClause:
+    import sqlalchemy as sa
+
+    return sa.text(query)
 
 
 class Connection:
@@ -68,6 +76,8 @@ class Connection:
                 # module=psycopg2: questdb-connect's dialect names its own module as the DBAPI,
                 # whose Error is not psycopg2's, so SQLAlchemy never recognized a disconnect.
                 # Checkouts are pinged by connection() (bounded), not by the pool's pre-ping.
+                import sqlalchemy as sa  # ~0.5 s: imported when a pooled connection is first needed
+
                 self._engine = sa.create_engine(
                     self.settings.sqlalchemy_url, creator=self._new_pg_connection, module=psycopg2
                 )
@@ -80,7 +90,7 @@ class Connection:
 
         settings = self.settings
         conn = psycopg2.connect(
-            cursor_factory=None if plain else QuestDBCursor,
+            cursor_factory=None if plain else questdb_cursor(),
             host=settings.host,
             port=settings.pg_port,
             user=settings.username,
@@ -104,7 +114,7 @@ class Connection:
         for attempt in (1, 2):
             try:
                 conn = self.engine.connect()
-            except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+            except driver_errors() as exc:
                 raise unavailable(self.settings, "PG wire", getattr(exc, "orig", None) or exc) from exc
             try:
                 with self.bounded(conn), sql_errors(self.settings):
@@ -124,7 +134,7 @@ class Connection:
         try:
             yield conn
         except BaseException:
-            with contextlib.suppress(sa.exc.DBAPIError, psycopg2.Error):  # the first error tells more
+            with contextlib.suppress(*driver_errors()):  # the first error tells more
                 conn.close()
             raise
         with sql_errors(self.settings):  # returning a broken connection rolls it back, which fails
@@ -140,7 +150,7 @@ class Connection:
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Rows of one query (bind parameters) as a DataFrame, over a pooled connection."""
         with self.connection() as conn, self.bounded(conn), sql_errors(self.settings, query):
-            result = conn.execute(sa.text(query), dict(params or {}))
+            result = conn.execute(_text(query), dict(params or {}))
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
     def execute(
@@ -148,7 +158,7 @@ class Connection:
     ) -> None:
         """Run one statement that returns no rows, with bind parameters, within ``timeout`` s."""
         with self.connection() as conn, self.bounded(conn, timeout), sql_errors(self.settings, statement):
-            conn.execute(sa.text(statement), dict(params or {}))
+            conn.execute(_text(statement), dict(params or {}))
             conn.commit()
 
     def fetch_rows(self, query: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import sqlalchemy as sa
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.errors import sql_errors
@@ -50,6 +49,8 @@ def read_frame(conn: Connection, query: str, params: Mapping[str, Any], engine: 
 
 
 def read_sqlalchemy(conn: Connection, query: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    import sqlalchemy as sa
+
     with conn.connection() as pooled, conn.bounded(pooled), sql_errors(conn.settings, query):
         return pd.read_sql(sa.text(query), pooled, params=dict(params))
 

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import sys
 import urllib.error
 from collections.abc import Iterator
 
 import psycopg2
-import sqlalchemy as sa
 
 from qdbtools.config import Settings
 from qdbtools.exceptions import DatabaseUnavailableError, QueryError, WriteError
 
-__all__ = ["http_errors", "http_status_error", "ingestion_errors", "sql_errors", "unavailable"]
+__all__ = [
+    "driver_errors",
+    "http_errors",
+    "http_status_error",
+    "ingestion_errors",
+    "sql_errors",
+    "unavailable",
+]
 
 _FIX = (
     "start it (`qdbtools server start`), or point qdbtools at the right server with "
@@ -34,6 +41,16 @@ _LOST_CONNECTION = (
 )
 
 
+def driver_errors() -> tuple[type[Exception], ...]:
+    """The database drivers' error classes: psycopg2's, and SQLAlchemy's once it is imported.
+
+    SQLAlchemy is imported only when a pooled connection is first used; before that none of
+    its errors can be raised, so it is not imported for them.
+    """
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return (psycopg2.Error,) if sa_exc is None else (sa_exc.DBAPIError, psycopg2.Error)
+
+
 def unavailable(settings: Settings, protocol: str, reason: object) -> DatabaseUnavailableError:
     port = settings.pg_port if protocol == "PG wire" else settings.http_port
     return DatabaseUnavailableError(
@@ -47,7 +64,7 @@ def sql_errors(settings: Settings, statement: str = "") -> Iterator[None]:
     # questdb-connect's cursor lets psycopg2 errors through without SQLAlchemy's wrapper.
     try:
         yield
-    except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+    except driver_errors() as exc:
         orig = getattr(exc, "orig", None)
         message = str(orig) if orig is not None else str(exc)
         invalidated = getattr(exc, "connection_invalidated", False)

@@ -12,6 +12,7 @@ become SQL text on PG wire; the Parquet export and plain queries use
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import os
@@ -22,13 +23,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import psycopg2.extensions
-import questdb_connect
 
 from qdbtools.config import Settings
 from qdbtools.exceptions import DatabaseTimeoutError
 from qdbtools.io.literals import sendable_text
 
-__all__ = ["QuestDBCursor", "answer_within", "quote_strings"]
+__all__ = ["answer_within", "questdb_cursor", "quote_strings"]
 
 
 class _Watchdog:
@@ -125,14 +125,23 @@ def quote_strings(params: Any) -> Any:
     return tuple(_quoted(value) for value in params)
 
 
-class QuestDBCursor(questdb_connect.Cursor):  # type: ignore[misc]
-    """questdb-connect's cursor, with string parameters quoted by :func:`quote_strings`."""
+@functools.cache
+def questdb_cursor() -> type[Any]:
+    """questdb-connect's cursor, with string parameters quoted by :func:`quote_strings`.
 
-    def execute(self, query: Any, vars: Any = None) -> Any:
-        return super().execute(query, quote_strings(vars))
+    Built on first use: importing questdb-connect (and SQLAlchemy with it) costs ~0.3 s,
+    which ``import qdbtools`` does not pay.
+    """
+    import questdb_connect
 
-    def executemany(self, query: Any, vars_list: Iterable[Any]) -> Any:
-        return super().executemany(query, [quote_strings(v) for v in vars_list])
+    class QuestDBCursor(questdb_connect.Cursor):  # type: ignore[misc]
+        def execute(self, query: Any, vars: Any = None) -> Any:
+            return super().execute(query, quote_strings(vars))
 
-    def mogrify(self, query: Any, vars: Any = None) -> Any:
-        return super().mogrify(query, quote_strings(vars))
+        def executemany(self, query: Any, vars_list: Iterable[Any]) -> Any:
+            return super().executemany(query, [quote_strings(v) for v in vars_list])
+
+        def mogrify(self, query: Any, vars: Any = None) -> Any:
+            return super().mogrify(query, quote_strings(vars))
+
+    return QuestDBCursor
