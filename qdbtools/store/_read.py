@@ -19,7 +19,9 @@ from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.engines import read_arrow, read_frame, resolve_engine
 from qdbtools.io.literals import key_text, render_params, time_range_filter, utc_text
 from qdbtools.io.market import constant_text
+from qdbtools.names import natural_sorted
 from qdbtools.store._commits import Commit, Key, committed, in_list, live, saves_filter, written_at_in
+from qdbtools.store._missing import expand_outputs, require_stored
 from qdbtools.store._rows import text_argument
 
 if TYPE_CHECKING:
@@ -137,6 +139,7 @@ def load_indicators(
     *,
     variant_type: str | None = None,
     engine: str = "auto",
+    missing_ok: bool = False,
 ) -> pd.DataFrame:
     """Read the current (or ``as_of``) values (see :meth:`qdbtools.Database.load_indicators`)."""
     if shape not in ("wide", "long"):
@@ -146,6 +149,11 @@ def load_indicators(
     session_id, symbol = key_text("session_id", session_id), key_text("symbol", symbol)
     ids = _variant_list(variant_id)
     state = current_state(db, session_id, symbol, ids, variant_type=variant_type, as_of=as_of)
+    if ids is not None and not {key[1] for key in state} >= set(ids):
+        pair_state = current_state(db, session_id, symbol, variant_type=variant_type, as_of=as_of)
+        ids, state = expand_outputs(ids, state, pair_state)
+    if not missing_ok:
+        require_stored(db, session_id, symbol, ids, state, variant_type=variant_type, as_of=as_of)
     layered = any(len(commits) > 1 for commits in state.values())
     if not state:
         long = _empty_long()
@@ -201,7 +209,7 @@ def load_indicators(
             f"{clashing} are stored under several variant types ({', '.join(types)}); pass "
             "variant_type= to choose one, or use shape='long'"
         )
-    columns = ids if ids is not None else sorted(stored_ids)
+    columns = ids if ids is not None else natural_sorted(set(stored_ids))
     if len(state) == 1 and columns == stored_ids and (limit is None or not layered):
         # One variant: LIMIT and order were applied by the server; the index is UTC microseconds.
         return pd.DataFrame({stored_ids[0]: long["value"].to_numpy(dtype="float64")}, index=long.index)
