@@ -91,6 +91,13 @@ def test_a_multi_output_base_name_loads_all_its_outputs(qdb, unique_id):
     assert set(long["indicator_id"]) == set(outputs)
 
 
+def test_a_save_acknowledged_through_another_database_is_not_missing(qdb, unique_id):
+    for symbol in ("A", "B", "C"):
+        with Database(qdb.settings) as writer:
+            writer.save_indicators(values(5000), unique_id, symbol)  # returns on the acknowledgement
+        assert len(qdb.load_indicators(unique_id, symbol, ["RSI_14"])) == 5000
+
+
 def test_the_service_still_returns_an_empty_list(qdb, unique_id):
     service = IndicatorPersistenceService(questdb_provider=qdb)
     assert asyncio.run(service.load_values(f"{unique_id}_none", "X", "RSI_14")) == []

@@ -20,7 +20,7 @@ from qdbtools.store._commits import Commit, Key, committed
 if TYPE_CHECKING:
     from qdbtools.database import Database
 
-__all__ = ["OPT_OUT", "expand_outputs", "require_stored"]
+__all__ = ["OPT_OUT", "expand_outputs", "is_missing", "require_stored"]
 
 OPT_OUT = "pass missing_ok=True to get an empty frame instead"
 _MARKERS = "commit_mode IN ('overwrite', 'append')"
@@ -58,6 +58,11 @@ def expand_outputs(
     return expanded, {key: commits for key, commits in pair_state.items() if key[1] in wanted}
 
 
+def is_missing(ids: Sequence[str] | None, state: dict[Key, list[Commit]]) -> bool:
+    """True when a requested id (or, for all ids, every key) has no state."""
+    return not state if ids is None else not {key[1] for key in state} >= set(ids)
+
+
 def _distinct(db: Database, column: str, where: str, params: dict[str, Any]) -> list[str]:
     rows = db.fetch_rows(f"SELECT DISTINCT {column} FROM indicators WHERE {where}", params)
     return natural_sorted(str(row[0]) for row in rows if row[0] is not None)
@@ -82,6 +87,8 @@ def _missing_variant(
         return (
             f"variant {variant_id!r} has no save committed at or before as_of={as_of!r} (its first: {first})"
         )
+    if types:  # its markers became visible after the load resolved its state
+        return f"variant {variant_id!r} was committed while this load ran: load it again"
     stored = {key[3] for key in saves}
     return f"variant {variant_id!r} is not stored ({nearby(variant_id, stored, 'variants of the pair')})"
 
@@ -97,10 +104,10 @@ def require_stored(
     as_of: Any,
 ) -> None:
     """Raise :class:`~qdbtools.NoDataError` unless every requested key (or, for all, any) is stored."""
-    stored = {key[1] for key in state}
-    missing = [i for i in ids if i not in stored] if ids is not None else ([] if state else [None])
-    if not missing:
+    if not is_missing(ids, state):
         return
+    stored = {key[1] for key in state}
+    missing = [i for i in ids if i not in stored] if ids is not None else [None]
     pair = f"session_id={session_id!r}, symbol={symbol!r}"
     params: dict[str, Any] = {"k": marker_session_key(session_id), "s": session_id}
     symbols = _distinct(
