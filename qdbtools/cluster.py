@@ -28,7 +28,15 @@ __all__ = ["read_ohlcv_dask"]
 def _bars_of_pair(
     pair: tuple[str, str], settings: Settings, interval: str, start: Any, end: Any, engine: str
 ) -> pd.DataFrame:
-    return worker_database(settings).read_ohlcv(pair[0], pair[1], interval, start, end, engine=engine)
+    return worker_database(settings).read_ohlcv(
+        pair[0],
+        pair[1],
+        interval,
+        start,
+        end,
+        engine=engine,
+        missing_ok=True,  # a pair without bars: no rows
+    )
 
 
 def _empty_bars() -> pd.DataFrame:

@@ -295,13 +295,32 @@ class Database(IndicatorMethods):
         end: Any = None,
         *,
         engine: str = "auto",
+        missing_ok: bool = False,
     ) -> pd.DataFrame:
         """Bars from ``aggregated_ohlcv``, indexed by bar open time (UTC).
 
         Columns and dtypes as in :data:`qdbtools.io.market.OHLCV_DTYPES`; ``engine`` as in
         :meth:`read_ticks`.
+
+        Parameters
+        ----------
+        interval : str
+            One of :data:`qdbtools.io.market.INTERVALS` that :meth:`aggregate_ohlcv` built.
+        start, end : timestamp-like, optional
+            ``start <= timestamp < end`` (tz-aware); a window without bars gives an empty frame.
+        missing_ok : bool
+            By default, no ``interval`` bars at all for the session and symbol raise
+            :class:`~qdbtools.NoDataError` (naming the intervals, symbols or sessions that are
+            stored); ``True`` returns the empty frame instead.
+
+        Raises
+        ------
+        NoDataError
+            No bars of this interval are stored for the session and symbol.
         """
-        return read_ohlcv(self.transport, session_id, symbol, interval, start, end, engine=engine)
+        return read_ohlcv(
+            self.transport, session_id, symbol, interval, start, end, engine=engine, missing_ok=missing_ok
+        )
 
     @instrumented("read_ohlcv_many", table="aggregated_ohlcv")
     def read_ohlcv_many(

@@ -378,6 +378,7 @@ class IndicatorPersistenceService:
                     limit=limit,
                     shape="long",
                     variant_type=variant_type,
+                    missing_ok=True,  # the seed's contract: [] when nothing is stored
                 )
         except Exception as exc:
             self.logger.error("indicator_persistence.load_failed", _with_error(context, exc))

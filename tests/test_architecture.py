@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "qdbtools"
 #: Parts of the package (``qdbtools.<part>``) by layer, lowest first: docs/architecture.md.
 LAYERS: list[set[str]] = [
     {"exceptions"},
-    {"config", "display", "telemetry"},
+    {"config", "display", "names", "telemetry"},
     {"checksum", "indicators", "io", "schema", "server"},
     {"store", "plotting"},
     {"legacy", "database"},

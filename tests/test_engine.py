@@ -55,6 +55,21 @@ def test_engine_falls_back_to_ticks(qdb, unique_id, sample_ticks):
     pd.testing.assert_frame_equal(bars, from_table, check_freq=False, check_like=True)
 
 
+def test_one_variant_name_is_one_variant(qdb, unique_id, sample_ticks):
+    qdb.write_ticks(sample_ticks.drop(columns="session_id").iloc[:3000], session_id=unique_id)
+    engine = qdbtools.OfflineIndicatorEngine(qdb)
+    assert set(engine.run(unique_id, "BTC_USDT", "MACD_12_26_9").rows) == {
+        "MACD_12_26_9.macd",
+        "MACD_12_26_9.signal",
+        "MACD_12_26_9.hist",
+    }
+    assert list(qdb.load_indicators(unique_id, "BTC_USDT", "MACD_12_26_9").columns) == [
+        "MACD_12_26_9.macd",
+        "MACD_12_26_9.signal",
+        "MACD_12_26_9.hist",
+    ]
+
+
 def test_no_data_and_database_failure_are_different_errors(qdb, unique_id):
     engine = qdbtools.OfflineIndicatorEngine(qdb)
     with pytest.raises(NoDataError, match=f"session_id='{unique_id}', symbol='NOPE'"):

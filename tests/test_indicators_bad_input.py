@@ -257,7 +257,10 @@ def test_missing_columns_name_columns_and_variants() -> None:
 
 def test_capitalised_columns_get_a_case_hint() -> None:
     df = frame(40).rename(columns=str.capitalize)
-    with pytest.raises(MissingColumnsError, match=r"the frame has 'Close'.*rename\(columns=str.lower\)"):
+    with pytest.raises(
+        MissingColumnsError,
+        match=r"found 'Close': column names are lower case, rename with frame.rename\(columns=str.lower\)",
+    ):
         ind.compute(df, ["RSI_14"])
 
 

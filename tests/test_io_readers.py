@@ -15,7 +15,7 @@ import pytest
 from market_data import make_ticks
 
 from qdbtools import Database
-from qdbtools.exceptions import InvalidInputError, QueryError
+from qdbtools.exceptions import InvalidInputError, NoDataError, QueryError
 from qdbtools.io.market import INTERVALS, OHLCV_DTYPES, TICK_DTYPES
 
 ENGINES = ["fast", "sqlalchemy"]
@@ -56,7 +56,9 @@ def test_engines_agree_on_empty_results(qdb, unique_id):
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)
     assert frames[0].empty and list(frames[0].columns) == list(TICK_DTYPES)
     assert dict(frames[0].dtypes.astype(str)) == dict(TICK_DTYPES)
-    ohlcv = [qdb.read_ohlcv(unique_id, "nothing-here", engine=e) for e in ENGINES]
+    with pytest.raises(NoDataError, match="no bars for"):
+        qdb.read_ohlcv(unique_id, "nothing-here")
+    ohlcv = [qdb.read_ohlcv(unique_id, "nothing-here", engine=e, missing_ok=True) for e in ENGINES]
     pd.testing.assert_frame_equal(ohlcv[0], ohlcv[1], check_exact=True)
     assert dict(ohlcv[0].dtypes.astype(str)) == dict(OHLCV_DTYPES)
 

@@ -128,8 +128,8 @@ def _bad_frames():
             "naive index",
             naive.set_index("timestamp"),
             InvalidInputError,
-            "DatetimeIndex is naive (no time zone), which is ambiguous; qdbtools stores UTC: use "
-            "frame.tz_localize('UTC')",
+            "DatetimeIndex is naive (no time zone), which is ambiguous; qdbtools stores UTC: the times "
+            "are in the index, so use frame.index = frame.index.tz_localize('UTC')",
         ),
         ("NaT", nat, InvalidInputError, "NaT at row 4"),
         ("text timestamps", text, InvalidInputError, "not datetime"),

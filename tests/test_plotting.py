@@ -344,7 +344,9 @@ def test_missing_candle_columns_suggests_line(bars):
 
 
 def test_naive_index(bars):
-    with pytest.raises(InvalidInputError, match="localize it to UTC"):
+    with pytest.raises(
+        InvalidInputError, match=r"localize it first: ohlcv.index = ohlcv.index.tz_localize\('UTC'\)"
+    ):
         plot_indicators(bars.tz_localize(None))
 
 

@@ -23,6 +23,7 @@ SERVER_SETTINGS = settings(
 
 ids = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
 nonempty_ids = ids.filter(bool)
+save_keys = ids.filter(str.strip)  # a save refuses an empty or blank session_id or symbol
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 # Microseconds from 1970 to 2100: QuestDB's TIMESTAMP resolution and a range any feed uses.
 micros = st.integers(min_value=0, max_value=4_102_444_800_000_000)
@@ -41,7 +42,7 @@ def _fresh(unique_id: str) -> str:
 @SERVER_SETTINGS
 @given(
     session=ids,
-    symbol=ids,
+    symbol=save_keys,
     variant=nonempty_ids,
     stamps=st.lists(micros, min_size=1, max_size=30),
     data=st.data(),
@@ -64,7 +65,7 @@ metadata = st.dictionaries(ids, json_leaf, max_size=3)
 @SERVER_SETTINGS
 @given(
     session=ids,
-    symbol=ids,
+    symbol=save_keys,
     variant=nonempty_ids,
     rows=st.lists(
         st.tuples(micros, finite, st.none() | finite, metadata, st.none() | nonempty_ids),

@@ -19,7 +19,7 @@ from distributed import Client, LocalCluster
 
 import qdbtools
 from qdbtools.cluster import read_ohlcv_dask
-from qdbtools.exceptions import DatabaseUnavailableError, InvalidInputError
+from qdbtools.exceptions import DatabaseUnavailableError, InvalidInputError, NoDataError
 from qdbtools.offline import worker_databases
 from qdbtools.offline.pairs import read_pairs_file
 
@@ -108,7 +108,8 @@ def test_a_pair_without_data_and_a_failing_save_are_reported_and_the_others_run(
     assert by_symbol["A"].ok and by_symbol["B"].ok and by_symbol["A"].rows["RSI_14"] > 100
     assert by_symbol["FAILS"].error.startswith("DatabaseUnavailableError: injected")
     assert by_symbol["MISSING"].error.startswith("NoDataError") and "MISSING" in by_symbol["MISSING"].error
-    assert qdb.load_indicators(unique_id, "FAILS").empty
+    with pytest.raises(NoDataError, match=r"stores no indicators for symbol='FAILS' .*'A', 'B'"):
+        qdb.load_indicators(unique_id, "FAILS")  # nothing of the failed pair was committed
     assert len(qdb.load_indicators(unique_id, "B")) == by_symbol["B"].rows["RSI_14"]
 
 

@@ -252,3 +252,10 @@ def test_service_metadata_must_be_a_dict(qdb, unique_id, metadata):
     bad[1].metadata = metadata
     with pytest.raises(InvalidInputError, match=r"indicator_values\[1\]\.metadata must be a dict"):
         asyncio.run(service.save_values(unique_id, "BTC", "RSI_14", bad))
+
+
+@pytest.mark.parametrize(("session_id", "symbol"), [("", "X"), ("s", "  ")])
+def test_a_save_under_an_empty_or_blank_key_is_refused(qdb, session_id, symbol):
+    service = IndicatorPersistenceService(questdb_provider=qdb)
+    with pytest.raises(InvalidInputError, match=r"a save needs a (session_id|symbol) that names it"):
+        run(service.save_values(session_id, symbol, "RSI_14", make_values(3)))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from qdbtools.database import Database
-from qdbtools.exceptions import InvalidInputError
+from qdbtools.exceptions import InvalidInputError, NoDataError
 
 
 def values(n: int = 500, *, seed: int = 0, start: str = "2024-03-01", scale: float = 1.0) -> pd.DataFrame:
@@ -133,9 +133,11 @@ def test_limit_start_end_and_variant_types(qdb, unique_id):
     assert len(qdb.load_indicators(unique_id, "X", variant_type="general", limit=7)) == 7
 
 
-def test_nothing_stored_is_an_empty_frame_not_an_error(qdb, unique_id):
-    assert qdb.load_indicators(unique_id, "X").empty
-    assert qdb.load_indicators(unique_id, "X", shape="long").empty
+def test_nothing_stored_is_no_data_or_with_missing_ok_an_empty_frame(qdb, unique_id):
+    with pytest.raises(NoDataError, match="missing_ok=True"):
+        qdb.load_indicators(unique_id, "X")
+    assert qdb.load_indicators(unique_id, "X", missing_ok=True).empty
+    assert qdb.load_indicators(unique_id, "X", shape="long", missing_ok=True).empty
     info = qdb.indicator_info(unique_id, "X", "RSI_14")
     assert info["exists"] is False and info["rows"] == 0
     assert info["path"] == f"questdb://indicators/{unique_id}/X/RSI_14" and info["storage"] == "questdb"
@@ -167,8 +169,29 @@ def _bad_inputs():
             "value": [1.0, 2.0],
         }
     )
+    bars = frame.rename(columns={"RSI_14": "close", "EMA_12": "Volume"}).assign(RSI_7=1.0)
+    long_bars = clash.assign(indicator_id=["close", "close"], value=[1.0, 1.0])
+    text_value = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2024-03-01", periods=2, freq="1min", tz="UTC"),
+            "indicator_id": "RSI_14",
+            "value": ["abc", "def"],
+        }
+    )
     return [
-        ("naive index", naive, {}, "naive"),
+        ("naive index", naive, {}, "use frame.index = frame.index.tz_localize('UTC')"),
+        ("empty session", frame, {"session_id": ""}, "session_id='' is empty; a save needs a session_id"),
+        ("blank symbol", frame, {"symbol": " \t"}, "is only whitespace; a save needs a symbol that names it"),
+        ("OHLCV columns", bars, {}, "columns 'close', 'Volume' look like OHLCV bars, not indicator values"),
+        ("OHLCV ids", long_bars, {}, "indicator_id values 'close' look like OHLCV bars"),
+        ("text column", frame.assign(label="x"), {}, "column(s) 'label' ("),
+        ("text value", text_value, {}, "value at row 0 ('RSI_14') is 'abc', not a number"),
+        (
+            "duplicate timestamps",
+            pd.concat([frame, frame.iloc[[3]]]),
+            {},
+            f"timestamp {frame.index[3]} is in the frame's index 2 times (rows [3, 10])",
+        ),
         ("inf value", inf, {}, "inf"),
         ("two values at one time", clash, {}, "two different values for 'RSI_14'"),
         ("bad mode", frame, {"mode": "upsert"}, "mode must be one of append, overwrite"),
@@ -276,13 +299,15 @@ HOSTILE = [
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_ids_are_stored_and_matched_exactly(qdb, unique_id, hostile):
-    session_id = unique_id + hostile
+    session_id, symbol = unique_id + hostile, hostile or "S"  # an empty symbol is refused (issue 12)
     frame = values(20).rename(columns={"EMA_12": "RSI_" + hostile + "x"})
-    qdb.save_indicators(frame, session_id, hostile)
-    qdb.save_indicators(frame * 2, session_id, hostile + "_other")
-    back = qdb.load_indicators(session_id, hostile)
+    qdb.save_indicators(frame, session_id, symbol)
+    qdb.save_indicators(frame * 2, session_id, symbol + "_other")
+    back = qdb.load_indicators(session_id, symbol)
     pd.testing.assert_frame_equal(back[frame.columns], frame, check_freq=False)
-    assert qdb.load_indicators(session_id, hostile, "RSI_%").empty
+    with pytest.raises(NoDataError, match="'RSI_%' is not stored"):
+        qdb.load_indicators(session_id, symbol, "RSI_%")
+    assert qdb.load_indicators(session_id, symbol, "RSI_%", missing_ok=True)["RSI_%"].isna().all()
     assert "indicators" in qdb.tables()
 
 
@@ -295,7 +320,9 @@ def test_both_read_engines_load_identical_frames(qdb, unique_id, shape, variants
     frame.iloc[:5, 0] = np.nan
     qdb.save_indicators(frame, unique_id, "BTC_USDT", created_by="tester")
     loads = {
-        engine: qdb.load_indicators(unique_id, "BTC_USDT", variants, shape=shape, engine=engine)
+        engine: qdb.load_indicators(
+            unique_id, "BTC_USDT", variants, shape=shape, engine=engine, missing_ok=True
+        )
         for engine in ("fast", "sqlalchemy")
     }
     pd.testing.assert_frame_equal(loads["fast"], loads["sqlalchemy"])
@@ -344,3 +371,31 @@ def test_metadata_text_must_be_a_json_object(qdb, unique_id, metadata):
     )
     with pytest.raises(InvalidInputError, match="metadata at row 1 is not a JSON object"):
         qdb.save_indicators(long, unique_id, "BTC")
+
+
+# -- names and times (issue 12, item 10) --------------------------------------------------------------
+
+
+def test_listings_and_loads_order_variants_naturally(qdb, unique_id):
+    frame = values(5)[["RSI_14"]]
+    wide = pd.concat(
+        [frame.rename(columns={"RSI_14": name}) for name in ("RSI_10", "RSI_7", "EMA_100")], axis=1
+    )
+    qdb.save_indicators(wide, unique_id, "X")
+    natural = ["EMA_100", "RSI_7", "RSI_10"]
+    assert qdb.list_indicators(unique_id)["indicator_id"].tolist() == natural
+    assert [r["indicator_id"] for r in qdb.list_indicators(unique_id, as_frame=False)] == natural
+    assert list(qdb.load_indicators(unique_id, "X").columns) == natural
+    result = qdb.save_indicators(wide, unique_id, "Y")
+    assert "variants=[EMA_100, RSI_7, RSI_10]" in repr(result)
+
+
+def test_history_and_listing_times_are_utc(qdb, unique_id):
+    qdb.save_indicators(values(5), unique_id, "X", "overwrite")
+    history = qdb.indicator_history(unique_id, "X", "RSI_14")
+    listing = qdb.list_indicators(unique_id)
+    for frame, columns in ((history, ("committed_at", "first_ts", "last_ts")), (listing, ("committed_at",))):
+        for column in columns:
+            assert str(frame[column].dt.tz) == "UTC", column
+    assert history["committed_at"].iloc[0] == listing["committed_at"].iloc[-1]
+    assert history["first_ts"].iloc[0] == pd.Timestamp("2024-03-01", tz="UTC")

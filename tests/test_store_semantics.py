@@ -86,7 +86,7 @@ def test_read_your_writes_waits_only_for_this_databases_unapplied_writes(qdb, un
 
     monkeypatch.setattr(qdbtools.io.connection, "wait_until_visible", counting)
     with Database(qdb.settings) as db:
-        db.load_indicators(unique_id, "X")
+        db.load_indicators(unique_id, "X", missing_ok=True)
         assert waits == []  # nothing written: no wal_tables() query at all
         frame = series(5000, seed=3)
         db.save_indicators(frame, unique_id, "X", mode="overwrite")

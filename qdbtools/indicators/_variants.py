@@ -330,8 +330,8 @@ def compute(ohlcv: pd.DataFrame, variants: Iterable[str | Variant] | str) -> pd.
         by_lower = {str(c).lower(): c for c in ohlcv.columns}
         near = {col: by_lower[col] for col in missing if col in by_lower}
         hint = (
-            "; the frame has " + ", ".join(f"{c!r}" for c in near.values()) + ": column names are "
-            "lower case, e.g. ohlcv.rename(columns=str.lower)"
+            "; found " + ", ".join(f"{c!r}" for c in near.values()) + ": column names are lower case, "
+            "rename with frame.rename(columns=str.lower)"
             if near
             else ""
         )

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, SupportsInt, cast
 import pandas as pd
 import pyarrow as pa
 
-from qdbtools.exceptions import InvalidInputError
+from qdbtools.exceptions import InvalidInputError, NoDataError
 from qdbtools.io.engines import read_frame, resolve_engine
 from qdbtools.io.literals import key_text, time_range_filter
+from qdbtools.names import natural_key, natural_sorted, nearby
 
 if TYPE_CHECKING:
     from qdbtools.io.connection import Connection
@@ -27,6 +28,7 @@ __all__ = [
     "read_ohlcv",
     "read_ohlcv_many",
     "read_ticks",
+    "require_bars",
 ]
 
 #: Column dtypes of the frames the readers return (index: ``timestamp``, UTC).
@@ -149,8 +151,13 @@ def read_ohlcv(
     end: Any = None,
     *,
     engine: str = "auto",
+    missing_ok: bool = False,
 ) -> pd.DataFrame:
-    """Bars of one session, symbol and interval in ``[start, end)``, indexed by bar open time (UTC)."""
+    """Bars of one session, symbol and interval in ``[start, end)``, indexed by bar open time (UTC).
+
+    No bars at all for the session, symbol and interval: :class:`~qdbtools.NoDataError` naming
+    what is stored (:func:`require_bars`), unless ``missing_ok``. A window without bars is empty.
+    """
     params: dict[str, Any] = {
         "session_id": key_text("session_id", session_id),
         "symbol": key_text("symbol", symbol),
@@ -159,9 +166,51 @@ def read_ohlcv(
     where = "session_id = :session_id AND symbol = :symbol AND interval = :interval"
     where += time_range_filter(start, end, params)
     keys = {"session_id": session_id, "symbol": symbol, "interval": interval}
-    return _select(
+    bars = _select(
         conn, "aggregated_ohlcv", list(OHLCV_DTYPES), keys, where, params, "timestamp", OHLCV_DTYPES, engine
     )
+    if bars.empty and not missing_ok:
+        require_bars(conn, session_id, symbol, interval)
+    return bars
+
+
+def _distinct(conn: Connection, column: str, table: str, where: str, params: dict[str, Any]) -> list[str]:
+    rows = conn.fetch_rows(f"SELECT DISTINCT {column} FROM {table} WHERE {where}", params)
+    return natural_sorted(str(row[0]) for row in rows if row[0] is not None)
+
+
+def require_bars(conn: Connection, session_id: str, symbol: str, interval: str) -> None:
+    """Raise :class:`~qdbtools.NoDataError` unless ``interval`` bars are stored for the pair.
+
+    The message lists the intervals stored for the pair, else the close matches among the
+    symbols of the session or among the sessions, and says whether ticks could make the bars.
+    """
+    params = {"s": session_id, "y": symbol}
+    intervals = _distinct(conn, "interval", "aggregated_ohlcv", "session_id = :s AND symbol = :y", params)
+    if interval in intervals:
+        return
+    pair = f"session_id={session_id!r}, symbol={symbol!r}"
+    opt_out = "pass missing_ok=True to get an empty frame instead"
+    build = f"build them with db.aggregate_ohlcv({session_id!r}, {symbol!r}, {interval!r})"
+    if intervals:
+        order = {name: position for position, name in enumerate(INTERVALS)}
+        stored = ", ".join(repr(i) for i in sorted(intervals, key=lambda i: order.get(i, len(order))))
+        raise NoDataError(
+            f"no {interval} bars for {pair} (stored intervals: {stored}); {build}, or {opt_out}"
+        )
+    ticks = conn.fetch_rows("SELECT count() FROM tick_prices WHERE session_id = :s AND symbol = :y", params)
+    if ticks and ticks[0][0]:
+        raise NoDataError(
+            f"no bars for {pair}, but {ticks[0][0]:,} ticks in tick_prices: {build}, or {opt_out}"
+        )
+    symbols = _distinct(conn, "symbol", "aggregated_ohlcv", "session_id = :s", {"s": session_id})
+    if symbols:
+        raise NoDataError(
+            f"no bars for {pair} ({nearby(symbol, symbols, 'symbols of the session')}); {opt_out}"
+        )
+    sessions = _distinct(conn, "session_id", "aggregated_ohlcv", "true", {})
+    near = nearby(session_id, sessions, "sessions with bars")
+    raise NoDataError(f"no bars for session_id={session_id!r} ({near}); {opt_out}")
 
 
 #: Sessions per query of :func:`read_ohlcv_many`, so that each query's filter stays short.
@@ -241,7 +290,7 @@ def list_pairs(conn: Connection) -> list[tuple[str, str]]:
         "SELECT DISTINCT session_id, symbol FROM tick_prices",
     ):
         found.update((str(s), str(y)) for s, y in conn.fetch_rows(query) if s is not None and y is not None)
-    return sorted(found)
+    return sorted(found, key=lambda pair: (natural_key(pair[0]), natural_key(pair[1])))
 
 
 def aggregate_ohlcv(

@@ -85,7 +85,8 @@ def _timestamp_column(frame: pd.DataFrame, at: str | None) -> pd.DataFrame:
     if from_index and naive:
         raise InvalidInputError(
             "the frame's DatetimeIndex is naive (no time zone), which is ambiguous; qdbtools stores "
-            "UTC: use frame.tz_localize('UTC') if the times are UTC, or tz_localize(<their zone>) first"
+            "UTC: the times are in the index, so use frame.index = frame.index.tz_localize('UTC') if "
+            "they are UTC, or tz_localize(<their zone>) first"
         )
     if name not in frame.columns:
         if from_index:

@@ -82,7 +82,7 @@ class OfflineIndicatorEngine:
         DatabaseError
             The database failed.
         """
-        bars = self.db.read_ohlcv(session_id, symbol, "1m")
+        bars = self.db.read_ohlcv(session_id, symbol, "1m", missing_ok=True)  # else: from ticks
         if not bars.empty:
             frame = bars[OHLCV].copy()
             frame.attrs["source"] = "aggregated_ohlcv"
@@ -105,10 +105,13 @@ class OfflineIndicatorEngine:
         self,
         session_id: str,
         symbol: str,
-        variants: Sequence[str],
+        variants: Sequence[str] | str,
         mode: Literal["append", "overwrite"] = "append",
     ) -> EngineRun:
-        """Load, compute and save; returns rows per variant output and seconds per phase."""
+        """Load, compute and save; returns rows per variant output and seconds per phase.
+
+        ``variants`` is a list of names, or one name (``"RSI_14"``).
+        """
         from qdbtools.indicators import compute
 
         summary = EngineRun(session_id, symbol)
@@ -118,7 +121,7 @@ class OfflineIndicatorEngine:
         summary.seconds["load"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        values = compute(bars, list(variants))
+        values = compute(bars, _variant_names(variants))
         summary.seconds["compute"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -147,7 +150,7 @@ class OfflineIndicatorEngine:
     def run_many(
         self,
         pairs: Iterable[tuple[str, str]],
-        variants: Sequence[str],
+        variants: Sequence[str] | str,
         mode: Literal["append", "overwrite"] = "append",
         *,
         executor: Executor | Any | None = None,
@@ -161,7 +164,7 @@ class OfflineIndicatorEngine:
         pairs : iterable of (str, str)
             The (session_id, symbol) pairs.
         variants, mode
-            As in :meth:`run`.
+            As in :meth:`run` (one name or a list of names).
         executor : concurrent.futures.Executor or dask.distributed.Client, optional
             Where the pairs run. None: ``processes`` local worker processes (default one per
             CPU). A Dask ``Client`` runs them on its cluster's workers; each worker process
@@ -181,8 +184,15 @@ class OfflineIndicatorEngine:
         >>> client = Client("tcp://scheduler:8786")                            # doctest: +SKIP
         >>> runs = engine.run_many(pairs, ["RSI_14", "EMA_12"], executor=client)  # doctest: +SKIP
         """
-        job = PairJob(self.db.settings, tuple(variants), mode, self.variant_type, self.created_by)
+        job = PairJob(
+            self.db.settings, tuple(_variant_names(variants)), mode, self.variant_type, self.created_by
+        )
         return run_pairs(run_pair, job, list(pairs), executor, processes=processes, progress=progress)
+
+
+def _variant_names(variants: Sequence[str] | str) -> list[str]:
+    """One name (``"RSI_14"``) is one variant, not its letters."""
+    return [variants] if isinstance(variants, str) else list(variants)
 
 
 @dataclass(frozen=True)

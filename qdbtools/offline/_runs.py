@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from qdbtools.display import html_table
+from qdbtools.names import natural_key
 
 __all__ = ["EngineRun"]
 
@@ -44,7 +45,10 @@ class EngineRun:
             "symbol": self.symbol,
             "bars": f"{self.bars:,}",
             "source": self.source or "-",
-            "rows saved": ", ".join(f"{k}: {v:,}" for k, v in sorted(self.rows.items())) or "-",
+            "rows saved": ", ".join(
+                f"{k}: {v:,}" for k, v in sorted(self.rows.items(), key=lambda item: natural_key(item[0]))
+            )
+            or "-",
             "seconds": ", ".join(f"{k}: {v:.3f}" for k, v in self.seconds.items()) or "-",
             "error": self.error or "-",
         }

@@ -61,8 +61,8 @@ def _check_index(index: pd.Index, what: str) -> pd.DatetimeIndex:
         )
     if index.tz is None:
         raise InvalidInputError(
-            f"{what} has a naive DatetimeIndex; localize it to UTC first: "
-            f"{what}.tz_localize('UTC') (or tz_convert('UTC') if it is in another zone)"
+            f"{what} has a naive DatetimeIndex; localize it first: {what}.index = "
+            f"{what}.index.tz_localize('UTC') if the times are UTC, or tz_localize(<their zone>)"
         )
     if index.hasnans:
         raise InvalidInputError(f"{what}'s index contains NaT")

@@ -21,7 +21,7 @@ from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.small_frames import ROW_BY_ROW_MAX_ROWS
 from qdbtools.io.writer import send_rows
 from qdbtools.store._commits import MODES
-from qdbtools.store._rows import VariantColumns, row_text, rows_from_columns, stored_positions
+from qdbtools.store._rows import VariantColumns, row_text, rows_from_columns, save_key, stored_positions
 from qdbtools.store._saves import (
     REQUEST_BYTES,
     SaveResult,
@@ -59,6 +59,7 @@ def save_columns(db: Database, columns: VariantColumns, mode: str, *, wait: bool
     started = time.perf_counter()
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    save_key("session_id", columns.session_id), save_key("symbol", columns.symbol)
     db.require_schema()
     if not _fits_row_by_row(columns):
         frame = rows_from_columns(columns)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.literals import key_text
+from qdbtools.names import natural_key
 from qdbtools.store._commits import Commit, Key, committed, live, saves_filter
 from qdbtools.store._rows import text_argument
 
@@ -153,7 +154,7 @@ def _records(db: Database, session_id: str | None, symbol: str | None) -> list[d
     for key, (rows, first, last) in _state_stats(db, layered).items():
         figures[key] = (rows, _server_time(first), _server_time(last))
     records = []
-    for key in sorted(currents, key=lambda k: (k[0], k[1], k[2] or "", k[3])):
+    for key in sorted(currents, key=lambda k: tuple(natural_key(part) for part in k)):
         last_save = currents[key][-1]
         rows, first, last = figures.get(key, (0, None, None))
         records.append(
@@ -191,6 +192,9 @@ def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
 def list_indicators(
     db: Database, session_id: str | None = None, symbol: str | None = None, *, as_frame: bool = True
 ) -> pd.DataFrame | list[dict[str, Any]]:
-    """One row per stored variant, sorted by its ids (see :meth:`qdbtools.Database.list_indicators`)."""
+    """One row per stored variant, in the natural order of its ids (``RSI_7`` before ``RSI_10``).
+
+    See :meth:`qdbtools.Database.list_indicators`.
+    """
     records = _records(db, session_id, symbol)
     return _frame(records) if as_frame else records

@@ -19,7 +19,9 @@ from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.engines import read_arrow, read_frame, resolve_engine
 from qdbtools.io.literals import key_text, render_params, time_range_filter, utc_text
 from qdbtools.io.market import constant_text
+from qdbtools.names import natural_sorted
 from qdbtools.store._commits import Commit, Key, committed, in_list, live, saves_filter, written_at_in
+from qdbtools.store._missing import expand_outputs, is_missing, require_stored
 from qdbtools.store._rows import text_argument
 
 if TYPE_CHECKING:
@@ -74,6 +76,23 @@ def current_state(
     """The saves that make each key's state (at ``as_of``), keyed by (type, id)."""
     saves = committed(db, session_id, symbol, variant_ids, variant_type=variant_type, as_of=as_of)
     return {(key[2], key[3]): live(commits) for key, commits in saves.items()}
+
+
+def _resolved(
+    db: Database,
+    session_id: str,
+    symbol: str,
+    ids: list[str] | None,
+    *,
+    variant_type: str | None,
+    as_of: Any,
+) -> tuple[list[str] | None, dict[Key, list[Commit]]]:
+    """The ids to load (a multi-output base name replaced by its stored outputs) and their state."""
+    state = current_state(db, session_id, symbol, ids, variant_type=variant_type, as_of=as_of)
+    if ids is None or not is_missing(ids, state):
+        return ids, state
+    pair_state = current_state(db, session_id, symbol, variant_type=variant_type, as_of=as_of)
+    return expand_outputs(ids, state, pair_state)
 
 
 def _pinned_columns(key: Key, generation: int) -> dict[str, Any]:
@@ -139,6 +158,7 @@ def load_indicators(
     *,
     variant_type: str | None = None,
     engine: str = "auto",
+    missing_ok: bool = False,
 ) -> pd.DataFrame:
     """Read the current (or ``as_of``) values (see :meth:`qdbtools.Database.load_indicators`)."""
     if shape not in ("wide", "long"):
@@ -147,7 +167,14 @@ def load_indicators(
         raise InvalidInputError(f"limit must be a non-zero integer (negative = the last rows), got {limit!r}")
     session_id, symbol = key_text("session_id", session_id), key_text("symbol", symbol)
     ids = _variant_list(variant_id)
-    state = current_state(db, session_id, symbol, ids, variant_type=variant_type, as_of=as_of)
+    asked = ids
+    ids, state = _resolved(db, session_id, symbol, asked, variant_type=variant_type, as_of=as_of)
+    if not missing_ok and is_missing(ids, state):
+        # "Not stored" must mean "not committed": saves that other connections had acknowledged
+        # are applied first (this path only; a load of what is stored never waits here).
+        db.wait_until_visible(["indicators"])
+        ids, state = _resolved(db, session_id, symbol, asked, variant_type=variant_type, as_of=as_of)
+        require_stored(db, session_id, symbol, ids, state, variant_type=variant_type, as_of=as_of)
     layered = any(len(commits) > 1 for commits in state.values())
     if not state:
         long = _empty_long()
@@ -203,7 +230,7 @@ def load_indicators(
             f"{clashing} are stored under several variant types ({', '.join(types)}); pass "
             "variant_type= to choose one, or use shape='long'"
         )
-    columns = ids if ids is not None else sorted(stored_ids)
+    columns = ids if ids is not None else natural_sorted(set(stored_ids))
     if len(state) == 1 and columns == stored_ids and (limit is None or not layered):
         # One variant: LIMIT and order were applied by the server; the index is UTC microseconds.
         return pd.DataFrame({stored_ids[0]: long["value"].to_numpy(dtype="float64")}, index=long.index)

@@ -23,6 +23,7 @@ __all__ = [
     "VariantColumns",
     "row_text",
     "rows_from_columns",
+    "save_key",
     "stored_positions",
     "text_argument",
     "to_rows",
@@ -44,6 +45,61 @@ def text_argument(name: str, value: Any, *, allow_none: bool = False) -> str | N
     if not isinstance(value, str) or not value:
         raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
     return sendable_text(name, value)
+
+
+def save_key(name: str, value: Any) -> str:
+    """A session_id or symbol to save under: a string that is not empty or only whitespace."""
+    key = key_text(name, value)
+    if not key.strip():
+        raise InvalidInputError(
+            f"{name}={value!r} is {'empty' if not key else 'only whitespace'}; a save needs a {name} that "
+            f"names it, e.g. {_KEY_EXAMPLES[name]!r}"
+        )
+    return key
+
+
+_KEY_EXAMPLES = {"session_id": "sess_2024_03_01", "symbol": "BTC_USDT"}
+#: Column names of OHLCV bars: a frame that holds them is bars, not indicator values.
+OHLCV_NAMES = ("open", "high", "low", "close", "volume")
+_NUMBER_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "boolean", "empty"}
+
+
+def _check_not_bars(names: Sequence[Any], what: str) -> None:
+    """Refuse OHLCV names (any case) among the variant ids: saving bars as indicators is a slip."""
+    bars = [name for name in names if str(name).lower() in OHLCV_NAMES]
+    if bars:
+        others = [name for name in names if str(name).lower() not in (*OHLCV_NAMES, "trades")]
+        select = f"select them, e.g. frame[{others[:4]!r}], or " if others and what == "columns" else ""
+        raise InvalidInputError(
+            f"{what} {', '.join(map(repr, bars))} look like OHLCV bars, not indicator values; save "
+            f"indicators only: {select}compute them with bars.qdb.indicators([...]) and save that frame"
+        )
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return True
+    return column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in _NUMBER_KINDS
+
+
+def _check_wide_frame(frame: pd.DataFrame) -> None:
+    """A wide frame holds numeric indicator columns over a unique index, or is refused by name."""
+    _check_not_bars(list(frame.columns), "columns")
+    text = [f"{name!r} ({frame[name].dtype})" for name in frame.columns if not _is_numeric(frame[name])]
+    if text:
+        raise InvalidInputError(
+            f"column(s) {', '.join(text)} are not numeric; indicator values are numbers, and no column "
+            "is dropped silently: save the indicator columns only (e.g. frame.select_dtypes('number')) "
+            "or convert them with pd.to_numeric"
+        )
+    duplicated = frame.index.duplicated()
+    if duplicated.any():
+        first = frame.index[int(np.flatnonzero(duplicated)[0])]
+        rows = np.flatnonzero(frame.index == first)
+        raise InvalidInputError(
+            f"timestamp {first} is in the frame's index {len(rows)} times (rows {rows[:5].tolist()}); one "
+            "row per timestamp: keep one, e.g. frame[~frame.index.duplicated(keep='last')]"
+        )
 
 
 def row_text(name: str, value: Any) -> str:
@@ -163,7 +219,8 @@ def _wide_rows(
     if index.tz is None:
         raise InvalidInputError(
             "the frame's DatetimeIndex is naive (no time zone), which is ambiguous; qdbtools stores "
-            "UTC: use frame.tz_localize('UTC') if the times are UTC, or tz_localize(<their zone>) first"
+            "UTC: the times are in the index, so use frame.index = frame.index.tz_localize('UTC') if "
+            "they are UTC, or tz_localize(<their zone>) first"
         )
     if index.hasnans:
         raise InvalidInputError("the frame's DatetimeIndex holds NaT; every value needs a timestamp")
@@ -321,17 +378,25 @@ def to_rows(
     and ``value``, optionally ``confidence``, ``indicator_name``, ``metadata`` (dict or JSON
     text), ``indicator_type``, ``scope``, ``user_id``, ``created_by``.
 
-    NaN values (an indicator's warm-up) are not stored. ``inf`` values, naive timestamps
-    and two different values for one variant at one timestamp are refused.
+    NaN values (an indicator's warm-up) are not stored. Refused, by name: an empty or blank
+    session_id or symbol, OHLCV columns (``open`` ... ``volume``), columns that are not
+    numeric, a timestamp twice in a wide frame's index, ``inf`` values, naive timestamps and
+    two different values for one variant at one timestamp.
     """
     if not isinstance(frame, pd.DataFrame):
         raise InvalidInputError(f"expected a DataFrame of indicator values, got {type(frame).__name__}")
-    session_id, symbol = key_text("session_id", session_id), key_text("symbol", symbol)
+    session_id, symbol = save_key("session_id", session_id), save_key("symbol", symbol)
     text_argument("variant_type", variant_type)
     for name, value in (("scope", scope), ("user_id", user_id), ("created_by", created_by)):
         text_argument(name, value, allow_none=True)
     long = "indicator_id" in frame.columns and "value" in frame.columns
-    if not long and isinstance(frame.index, pd.DatetimeIndex) and frame.index.is_unique:
+    if not long and not isinstance(frame.index, pd.DatetimeIndex):
+        raise InvalidInputError(
+            "a wide indicator frame needs a DatetimeIndex (tz-aware, UTC) and one column per variant; "
+            "a long frame needs 'timestamp', 'indicator_id' and 'value' columns"
+        )
+    if not long:
+        _check_wide_frame(frame)
         defaults = {
             "indicator_type": variant_type,
             "scope": scope,
@@ -339,36 +404,9 @@ def to_rows(
             "created_by": created_by,
         }
         return _wide_rows(frame, session_id, symbol, defaults)
-    presorted = False
-    if long:
-        rows = frame.reset_index() if "timestamp" not in frame.columns else frame.copy()
-        if "timestamp" not in rows.columns:
-            raise MissingColumnsError(
-                "a long frame needs a 'timestamp' column or index", missing=("timestamp",)
-            )
-    else:
-        if not isinstance(frame.index, pd.DatetimeIndex):
-            raise InvalidInputError(
-                "a wide indicator frame needs a DatetimeIndex (tz-aware, UTC) and one column per variant; "
-                "a long frame needs 'timestamp', 'indicator_id' and 'value' columns"
-            )
-        if frame.columns.has_duplicates:
-            raise InvalidInputError(
-                f"duplicate variant columns: {sorted(set(frame.columns[frame.columns.duplicated()]))}"
-            )
-        for name in frame.columns:
-            text_argument("variant column name", name)
-        # Sorted columns over a sorted, unique index melt into rows already in the order
-        # this function returns, with no (timestamp, variant) twice: the checks below are skipped.
-        numeric = frame.apply(pd.to_numeric, errors="coerce").sort_index(axis=1)
-        if not numeric.index.is_monotonic_increasing:
-            numeric = numeric.sort_index(kind="stable")
-        presorted = numeric.index.is_unique
-        rows = (
-            numeric.rename_axis("timestamp")
-            .reset_index()
-            .melt(id_vars="timestamp", var_name="indicator_id", value_name="value")
-        )
+    rows = frame.reset_index() if "timestamp" not in frame.columns else frame.copy()
+    if "timestamp" not in rows.columns:
+        raise MissingColumnsError("a long frame needs a 'timestamp' column or index", missing=("timestamp",))
     if "metadata" in rows.columns and pd.api.types.infer_dtype(rows["metadata"], skipna=True) not in (
         "string",
         "empty",
@@ -380,7 +418,16 @@ def to_rows(
     ids = rows["indicator_id"]
     if pd.api.types.infer_dtype(ids, skipna=False) not in ("string", "empty") or (ids == "").any():
         raise InvalidInputError("indicator_id values must be non-empty strings")
-    rows["value"] = pd.to_numeric(rows["value"], errors="raise").astype("float64")
+    _check_not_bars(list(pd.unique(ids)), "indicator_id values")
+    numbers = pd.to_numeric(rows["value"], errors="coerce")
+    bad = (numbers.isna() & rows["value"].notna()).to_numpy()
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"value at row {position} ({rows['indicator_id'].iloc[position]!r}) is "
+            f"{rows['value'].iloc[position]!r}, not a number; indicator values are numbers"
+        )
+    rows["value"] = numbers.astype("float64")
     infinite = np.isinf(rows["value"].to_numpy())
     if infinite.any():
         raise InvalidInputError(
@@ -405,7 +452,7 @@ def to_rows(
     _check_microseconds(rows["timestamp"])
     rows = rows[list(ROW_COLUMNS)].astype({"metadata": "object"})
     rows = rows.assign(**{c: _symbol_column(rows[c]) for c in (*SYMBOL_COLUMNS, "indicator_name")})
-    if presorted or _one_key_in_time_order(rows):
+    if _one_key_in_time_order(rows):
         return rows.reset_index(drop=True)
     rows = rows.drop_duplicates(["timestamp", "indicator_type", "indicator_id", "value", "confidence"])
     clash = rows.duplicated(["timestamp", "indicator_type", "indicator_id"], keep=False).to_numpy()

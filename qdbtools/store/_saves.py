@@ -25,6 +25,7 @@ from qdbtools.display import html_table
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.literals import utc_text
 from qdbtools.io.writer import write_frame
+from qdbtools.names import natural_sorted
 from qdbtools.schema import MARKER_SESSION_COLUMN, marker_session_key
 from qdbtools.store._commits import MODES, Key, committed
 from qdbtools.store._rows import SYMBOL_COLUMNS, to_rows
@@ -73,7 +74,7 @@ class SaveResult:
     unchanged: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        ids = ", ".join(sorted(self.generations)[:4]) + (" ..." if len(self.generations) > 4 else "")
+        ids = ", ".join(natural_sorted(self.generations)[:4]) + (" ..." if len(self.generations) > 4 else "")
         when = "" if self.committed_at is None else f", committed_at={self.committed_at.isoformat()}"
         skipped = f", unchanged={len(self.unchanged)}" if self.unchanged else ""
         return (
@@ -87,7 +88,7 @@ class SaveResult:
             {
                 "rows": f"{self.rows:,}",
                 "mode": self.mode,
-                "variants": ", ".join(sorted(self.generations)) or "-",
+                "variants": ", ".join(natural_sorted(self.generations)) or "-",
                 "unchanged": ", ".join(self.unchanged) or "-",
                 "committed_at": "-" if self.committed_at is None else self.committed_at.isoformat(),
                 "seconds": f"{self.seconds:.3f}",

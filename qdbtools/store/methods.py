@@ -111,13 +111,16 @@ class IndicatorMethods:
         *,
         variant_type: str | None = None,
         engine: str = "auto",
+        missing_ok: bool = False,
     ) -> pd.DataFrame:
         """Load stored indicator values; exact variant matching (``RSI_14`` never ``RSI_140``).
 
         Parameters
         ----------
         variant_id : str or list of str, optional
-            Variants to load; all when None.
+            Variants to load; all when None. A multi-output base name that is not stored
+            itself loads all its stored outputs: ``"MACD_12_26_9"`` gives the columns
+            ``MACD_12_26_9.macd``, ``.signal`` and ``.hist``.
         start, end : timestamp-like, optional
             ``start <= timestamp < end`` (tz-aware).
         limit : int, optional
@@ -131,12 +134,31 @@ class IndicatorMethods:
         variant_type : str, optional
             Restrict to one variant type (needed in wide shape when an id is stored under
             several types).
+        engine : {"auto", "fast", "sqlalchemy"}
+            The read path (as in :meth:`read_ticks`).
+        missing_ok : bool
+            By default a session, symbol or requested variant that is not stored raises
+            :class:`~qdbtools.NoDataError`; ``True`` returns an empty frame (all-NaN columns
+            for the variants not stored) instead.
 
         Returns
         -------
         DataFrame
-            Indexed by UTC timestamp; empty when nothing is stored. A database failure
-            raises instead.
+            Indexed by UTC timestamp. A variant that is stored but has no values in
+            ``[start, end)`` gives an empty frame, not an error.
+
+        Raises
+        ------
+        NoDataError
+            The session, the symbol or a requested variant is not stored (as of ``as_of``,
+            of ``variant_type``); the message names the close matches that are stored.
+        DatabaseError
+            The database failed (never turned into ``NoDataError``).
+
+        Examples
+        --------
+        >>> db.load_indicators("s1", "BTC_USDT", ["RSI_14", "MACD_12_26_9"])   # doctest: +SKIP
+        >>> db.load_indicators("s1", "BTC_USDT", "RSI_14", missing_ok=True)   # doctest: +SKIP
         """
         from qdbtools.store import load_indicators
 
@@ -152,6 +174,7 @@ class IndicatorMethods:
             shape,
             variant_type=variant_type,
             engine=engine,
+            missing_ok=missing_ok,
         )
 
     @instrumented("load_across_sessions", table="indicators")

@@ -1,0 +1,63 @@
+"""Names of stored things (sessions, symbols, variants, intervals): their natural order and
+the stored names close to one that is not stored.
+
+>>> sorted(["RSI_10", "RSI_7", "EMA_12"], key=natural_key)
+['EMA_12', 'RSI_7', 'RSI_10']
+>>> close_matches("rsi_14", ["RSI_14", "RSI_140", "EMA_12"])
+['RSI_14', 'RSI_140']
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+__all__ = ["close_matches", "natural_key", "natural_sorted", "nearby"]
+
+_DIGITS = re.compile(r"(\d+)")
+
+#: Stored names a message lists at most when none is close to the one asked for.
+LISTED = 8
+
+
+def natural_key(name: str | None) -> tuple[tuple[str | int, ...], str]:
+    """The sort key of a name: digit runs compare as numbers (``RSI_7`` before ``RSI_10``).
+
+    None sorts first; names whose numbers are equal (``RSI_07``, ``RSI_7``) keep a fixed order.
+    """
+    if name is None:
+        return (), ""
+    parts = _DIGITS.split(name)  # text, digits, text, ...: the types alternate at fixed positions
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), name
+
+
+def natural_sorted(names: Iterable[str]) -> list[str]:
+    """``names`` in natural order (:func:`natural_key`)."""
+    return sorted(names, key=natural_key)
+
+
+def close_matches(name: str, stored: Iterable[str], n: int = 5) -> list[str]:
+    """The stored names most like ``name`` (case ignored), best first (:func:`difflib.get_close_matches`)."""
+    by_folded: dict[str, list[str]] = {}
+    for candidate in natural_sorted(set(stored)):
+        by_folded.setdefault(candidate.casefold(), []).append(candidate)
+    found = difflib.get_close_matches(name.casefold(), list(by_folded), n=n, cutoff=0.6)
+    return [original for folded in found for original in by_folded[folded]][:n]
+
+
+def nearby(name: str, stored: Iterable[str], what: str) -> str:
+    """A phrase naming what is stored near ``name``: its close matches, else some stored names.
+
+    ``what`` is the plural of the kind of name (``"variants"``), e.g. ``"stored variants close
+    to 'RSI_41': 'RSI_14'"``.
+    """
+    names = natural_sorted(set(stored))
+    if not names:
+        return f"no {what} are stored"
+    matches = close_matches(name, names)
+    if matches:
+        return f"stored {what} close to {name!r}: {', '.join(map(repr, matches))}"
+    listed = ", ".join(map(repr, names[:LISTED]))
+    more = f" ... ({len(names)} in all)" if len(names) > LISTED else ""
+    return f"none of the stored {what} is close to {name!r}; stored: {listed}{more}"

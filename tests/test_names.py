@@ -1,0 +1,37 @@
+"""Natural order and close matches of stored names (qdbtools.names), used by every listing."""
+
+from __future__ import annotations
+
+from qdbtools.names import close_matches, natural_key, natural_sorted, nearby
+
+
+def test_numbers_in_names_sort_as_numbers():
+    names = ["RSI_10", "RSI_7", "EMA_12", "MACD_12_26_9.signal", "MACD_5_35_5.hist", "RSI_100", "ATR_14"]
+    assert natural_sorted(names) == [
+        "ATR_14",
+        "EMA_12",
+        "MACD_5_35_5.hist",
+        "MACD_12_26_9.signal",
+        "RSI_7",
+        "RSI_10",
+        "RSI_100",
+    ]
+
+
+def test_the_order_is_total_for_equal_numbers_and_none():
+    assert natural_sorted(["RSI_7", "RSI_07", "7", "RSI_"]) == ["7", "RSI_", "RSI_07", "RSI_7"]
+    assert sorted([None, "a"], key=natural_key) == [None, "a"]
+
+
+def test_close_matches_ignore_case_and_rank_the_best_first():
+    stored = ["RSI_14", "RSI_140", "EMA_12", "rsi_14"]
+    assert close_matches("Rsi_14", stored)[:2] == ["RSI_14", "rsi_14"]
+    assert close_matches("XYZ", stored) == []
+
+
+def test_nearby_names_the_matches_else_lists_some_stored_names():
+    assert nearby("RSI_41", ["RSI_14", "EMA_12"], "variants") == "stored variants close to 'RSI_41': 'RSI_14'"
+    far = nearby("zzz", [f"S_{i}" for i in range(20)], "sessions")
+    assert far.startswith("none of the stored sessions is close to 'zzz'; stored: 'S_0', 'S_1'")
+    assert far.endswith("... (20 in all)")
+    assert nearby("x", [], "symbols") == "no symbols are stored"
