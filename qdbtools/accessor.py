@@ -1,20 +1,54 @@
-"""``df.qdb``: the pandas accessor. Stateless; validates and delegates to ``Database``."""
+"""``df.qdb``: the pandas accessor. Stateless; passes through to ``Database``.
+
+Each method has the signature of the ``Database`` method it calls (without the frame, with
+``db=``) and carries that method's documentation; ``tests/test_api.py`` keeps the two alike.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+import inspect
+from collections.abc import Callable, Sequence
+from os import PathLike
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pandas as pd
+
+from qdbtools.database import Database
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from qdbtools.database import Database
     from qdbtools.io.writer import WriteResult
     from qdbtools.store import SaveResult
 
 __all__ = ["QdbAccessor"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _sections(doc: str | None) -> tuple[str, str, str]:
+    """A numpydoc docstring as (summary, the sections before Examples, Examples)."""
+    text = inspect.cleandoc(doc or "")
+    summary, _, rest = text.partition("\n\n")
+    body, marker, examples = rest.partition("Examples\n--------\n")
+    return summary, body.strip(), (marker + examples).strip()
+
+
+def _documented_as(method: Callable[..., Any]) -> Callable[[F], F]:
+    """Give the decorated accessor method ``method``'s parameters documentation, and its own examples."""
+
+    def document(accessor_method: F) -> F:
+        summary, _, examples = _sections(accessor_method.__doc__)
+        _, parameters, _ = _sections(method.__doc__)
+        name = f"Database.{method.__name__}"
+        note = (
+            f"As :meth:`~qdbtools.{name}`, with this frame as ``frame``, and ``db``: the database "
+            "(default: the default database)."
+        )
+        accessor_method.__doc__ = "\n\n".join(part for part in (summary, note, parameters, examples) if part)
+        return accessor_method
+
+    return document
 
 
 def _database(db: Database | None) -> Database:
@@ -34,9 +68,12 @@ class QdbAccessor:
     latest :func:`qdbtools.connect` returned, else the embedded default.
     """
 
+    __slots__ = ("_obj",)
+
     def __init__(self, frame: pd.DataFrame) -> None:
         self._obj = frame
 
+    @_documented_as(Database.write_ticks)
     def write_ticks(
         self,
         session_id: str | None = None,
@@ -45,7 +82,7 @@ class QdbAccessor:
         db: Database | None = None,
         wait: bool = True,
     ) -> WriteResult:
-        """Write this frame of ticks to ``tick_prices`` (see :meth:`Database.write_ticks`).
+        """Write this frame of ticks to ``tick_prices``.
 
         Examples
         --------
@@ -53,6 +90,7 @@ class QdbAccessor:
         """
         return _database(db).write_ticks(self._obj, session_id, symbol, wait=wait)
 
+    @_documented_as(Database.write_frame)
     def write(
         self,
         table: str,
@@ -62,9 +100,15 @@ class QdbAccessor:
         db: Database | None = None,
         wait: bool = True,
     ) -> WriteResult:
-        """Write this frame to ``table`` (see :meth:`Database.write_frame`)."""
+        """Write this frame to ``table``.
+
+        Examples
+        --------
+        >>> frame.qdb.write("fills", at="timestamp", symbols=["symbol"])    # doctest: +SKIP
+        """
         return _database(db).write_frame(self._obj, table, at=at, symbols=symbols, wait=wait)
 
+    @_documented_as(Database.save_indicators)
     def save_indicators(
         self,
         session_id: str,
@@ -79,7 +123,7 @@ class QdbAccessor:
         wait: bool = False,
         skip_unchanged: bool = False,
     ) -> SaveResult:
-        """Store this frame of indicator values (see :meth:`Database.save_indicators`).
+        """Store this frame of indicator values for one session and symbol.
 
         Examples
         --------
@@ -126,8 +170,46 @@ class QdbAccessor:
 
         return indicator_table()
 
-    def plot(self, indicators: pd.DataFrame | None = None, **kwargs: object) -> Figure:
-        """Plot this OHLCV frame with indicators (see :func:`qdbtools.plotting.plot_indicators`)."""
+    def plot(
+        self,
+        indicators: pd.DataFrame | None = None,
+        *,
+        kind: Literal["auto", "candle", "line"] = "auto",
+        title: str | None = None,
+        overlays: Sequence[str] | None = None,
+        oscillators: Sequence[str] | None = None,
+        volume: bool = True,
+        path: str | PathLike[str] | None = None,
+        dpi: int = 120,
+        figsize: tuple[float, float] | None = None,
+        max_panels: int = 6,
+    ) -> Figure:
+        """Chart this OHLCV frame with indicators: price, oscillator and volume panels.
+
+        The parameters are those of :func:`qdbtools.plotting.plot_indicators` (whose
+        ``ohlcv`` is this frame): ``indicators`` are columns as ``compute`` returns them;
+        ``kind`` candles, a line, or ``auto`` (candles up to 600 bars); ``overlays`` and
+        ``oscillators`` name what goes on the price panel and below (auto-detected
+        otherwise); ``volume`` adds the volume panel; ``path`` also writes the figure (PNG unless
+        its suffix names another format) at ``dpi``; ``max_panels`` bounds the panels. In
+        Jupyter the figure shows inline.
+
+        Examples
+        --------
+        >>> bars.qdb.plot(bars.qdb.indicators(["RSI_14", "EMA_12"]), title="BTC")  # doctest: +SKIP
+        """
         from qdbtools.plotting import plot_indicators
 
-        return plot_indicators(self._obj, indicators, **kwargs)  # type: ignore[arg-type]
+        return plot_indicators(
+            self._obj,
+            indicators,
+            kind=kind,
+            title=title,
+            overlays=overlays,
+            oscillators=oscillators,
+            volume=volume,
+            path=path,
+            dpi=dpi,
+            figsize=figsize,
+            max_panels=max_panels,
+        )

@@ -1,6 +1,12 @@
 """The public API is curated: ``__all__`` lists exactly the public names."""
 
+import inspect
+
+import pandas as pd
+import pytest
+
 import qdbtools
+from qdbtools.accessor import QdbAccessor
 
 
 def test_all_matches_public_names():
@@ -41,3 +47,41 @@ def test_results_print_short_and_show_as_tables_in_jupyter():
         assert result._repr_html_().startswith("<table><caption>")
     assert "rows=10,000" in repr(save) and "RSI_14" in repr(save)
     assert "rows=1,415" in repr(run)
+
+
+@pytest.mark.parametrize(
+    ("accessor_method", "target", "frame_parameter"),
+    [
+        ("write_ticks", "Database.write_ticks", "frame"),
+        ("write", "Database.write_frame", "frame"),
+        ("save_indicators", "Database.save_indicators", "frame"),
+        ("plot", "plot_indicators", "ohlcv"),
+    ],
+)
+def test_accessor_methods_have_the_signature_of_what_they_call(accessor_method, target, frame_parameter):
+    from qdbtools.plotting import plot_indicators
+
+    called = plot_indicators if target == "plot_indicators" else getattr(qdbtools.Database, target[9:])
+    theirs = dict(inspect.signature(called).parameters)
+    ours = dict(inspect.signature(getattr(QdbAccessor, accessor_method)).parameters)
+    for name in ("self", frame_parameter):
+        theirs.pop(name, None)
+    ours.pop("self")
+    ours.pop("db", None)
+    # The accessor may make a positional parameter keyword-only, nothing else may differ.
+    assert list(ours) == [n for n in theirs if n in ours] and set(ours) <= set(theirs), (ours, theirs)
+    missing = set(theirs) - set(ours)
+    assert all(theirs[n].default is not inspect.Parameter.empty for n in missing), missing
+    for name, parameter in ours.items():
+        assert parameter.default == theirs[name].default, name
+        assert parameter.annotation == theirs[name].annotation, name
+    if target != "plot_indicators":
+        doc = getattr(QdbAccessor, accessor_method).__doc__
+        assert "Parameters\n----------" in doc and "Examples\n--------" in doc
+
+
+def test_the_accessor_holds_only_its_frame():
+    frame = pd.DataFrame({"close": [1.0]})
+    assert QdbAccessor.__slots__ == ("_obj",)
+    with pytest.raises(AttributeError):
+        frame.qdb.anything = 1
