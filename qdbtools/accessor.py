@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import pandas as pd
 
 from qdbtools.database import Database
+from qdbtools.store import DEFAULT_VARIANT_TYPE
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -115,7 +116,7 @@ class QdbAccessor:
         symbol: str,
         mode: Literal["append", "overwrite"] = "append",
         *,
-        variant_type: str = "general",
+        variant_type: str = DEFAULT_VARIANT_TYPE,
         scope: str | None = None,
         user_id: str | None = None,
         created_by: str | None = None,

@@ -259,3 +259,22 @@ def test_a_save_under_an_empty_or_blank_key_is_refused(qdb, session_id, symbol):
     service = IndicatorPersistenceService(questdb_provider=qdb)
     with pytest.raises(InvalidInputError, match=r"a save needs a (session_id|symbol) that names it"):
         run(service.save_values(session_id, symbol, "RSI_14", make_values(3)))
+
+
+def test_a_notebook_save_without_a_variant_type_never_replaces_the_systems_values(qdb, unique_id):
+    service = IndicatorPersistenceService(questdb_provider=qdb)
+    system = [IndicatorValue(1_709_251_200.0 + 60 * i, 50.0 + i) for i in range(5)]
+    run(service.save_values(unique_id, "BTC_USDT", "RSI_14", system, mode="overwrite"))  # "general"
+    index = pd.to_datetime([v.timestamp for v in system], unit="s", utc=True)
+    mine = pd.DataFrame({"RSI_14": [70.0] * 5}, index=index)
+    result = mine.qdb.save_indicators(session_id=unique_id, symbol="BTC_USDT", mode="overwrite", db=qdb)
+    assert result.rows == 5
+    assert [v.value for v in run(service.load_values(unique_id, "BTC_USDT", "RSI_14"))] == [
+        50.0 + i for i in range(5)
+    ]
+    both = qdb.list_indicators(session_id=unique_id)
+    assert sorted(both["indicator_type"]) == ["custom", "general"]
+    assert (
+        qdb.load_indicators(unique_id, "BTC_USDT", ["RSI_14"], variant_type="custom")["RSI_14"].tolist()
+        == [70.0] * 5
+    )

@@ -332,7 +332,7 @@ def test_both_read_engines_load_identical_frames(qdb, unique_id, shape, variants
         assert len(loads["fast"]) == expected
     if shape == "long" and variants == ["RSI_14"]:
         long = loads["fast"]
-        assert set(long["indicator_id"]) == {"RSI_14"} and set(long["indicator_type"]) == {"general"}
+        assert set(long["indicator_id"]) == {"RSI_14"} and set(long["indicator_type"]) == {"custom"}
         assert set(long["created_by"]) == {"tester"} and long["generation"].nunique() == 1
         np.testing.assert_array_equal(long["value"].to_numpy(), frame["RSI_14"].dropna().to_numpy())
 

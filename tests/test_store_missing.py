@@ -67,9 +67,9 @@ def test_a_stored_variant_with_no_rows_in_the_window_is_empty_not_an_error(qdb, 
 
 
 def test_a_variant_of_another_type_or_saved_after_as_of_says_so(qdb, stored):
-    with pytest.raises(NoDataError, match=r"'RSI_14' is stored under variant type\(s\) 'general', not "):
+    with pytest.raises(NoDataError, match=r"'RSI_14' is stored under variant type\(s\) 'custom', not "):
         qdb.load_indicators(stored, "BTC_USDT", ["RSI_14"], variant_type="momentum")
-    with pytest.raises(NoDataError, match=r"no variant of variant_type='momentum' is stored .*'general'"):
+    with pytest.raises(NoDataError, match=r"no variant of variant_type='momentum' is stored .*'custom'"):
         qdb.load_indicators(stored, "BTC_USDT", variant_type="momentum")
     with pytest.raises(NoDataError, match="no save committed at or before as_of"):
         qdb.load_indicators(stored, "BTC_USDT", ["RSI_14"], as_of="2001-01-01T00:00:00Z")

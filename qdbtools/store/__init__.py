@@ -24,10 +24,18 @@ from qdbtools.store._commits import Commit, committed, live
 from qdbtools.store._listing import LISTING_COLUMNS, indicator_info, list_indicators
 from qdbtools.store._prune import PruneResult, prune
 from qdbtools.store._read import LONG_COLUMNS, history, load_across_sessions, load_indicators
-from qdbtools.store._rows import ROW_COLUMNS, SYMBOL_COLUMNS, VariantColumns, rows_from_columns, to_rows
+from qdbtools.store._rows import (
+    DEFAULT_VARIANT_TYPE,
+    ROW_COLUMNS,
+    SYMBOL_COLUMNS,
+    VariantColumns,
+    rows_from_columns,
+    to_rows,
+)
 from qdbtools.store._saves import SAVE_REQUEST_ROWS, SaveResult, new_generation, save_indicators, save_rows
 
 __all__ = [
+    "DEFAULT_VARIANT_TYPE",
     "LISTING_COLUMNS",
     "LONG_COLUMNS",
     "ROW_COLUMNS",

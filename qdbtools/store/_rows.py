@@ -29,6 +29,11 @@ __all__ = [
     "to_rows",
 ]
 
+#: The variant type of ``Database.save_indicators`` / ``df.qdb.save_indicators`` when none is
+#: given: not ``general``, the type the trading system (and its migrated CSV files) writes, so
+#: values saved from a notebook never replace the system's by accident.
+DEFAULT_VARIANT_TYPE = "custom"
+
 SYMBOL_COLUMNS = ("session_id", "symbol", "indicator_type", "indicator_id", "scope", "user_id", "created_by")
 #: The value columns of ``indicators``, in table order: everything but the save's own columns.
 ROW_COLUMNS = tuple(c for c in INDICATOR_COLUMNS if c not in ("written_at", "generation", "commit_mode"))
@@ -366,7 +371,7 @@ def to_rows(
     *,
     session_id: str,
     symbol: str,
-    variant_type: str = "general",
+    variant_type: str = DEFAULT_VARIANT_TYPE,
     scope: str | None = None,
     user_id: str | None = None,
     created_by: str | None = None,

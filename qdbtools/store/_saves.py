@@ -28,7 +28,7 @@ from qdbtools.io.writer import write_frame
 from qdbtools.names import natural_sorted
 from qdbtools.schema import MARKER_SESSION_COLUMN, marker_session_key
 from qdbtools.store._commits import MODES, Key, committed
-from qdbtools.store._rows import SYMBOL_COLUMNS, to_rows
+from qdbtools.store._rows import DEFAULT_VARIANT_TYPE, SYMBOL_COLUMNS, to_rows
 
 if TYPE_CHECKING:
     from qdbtools.database import Database
@@ -214,7 +214,7 @@ def save_indicators(
     symbol: str,
     mode: Literal["append", "overwrite"] = "append",
     *,
-    variant_type: str = "general",
+    variant_type: str = DEFAULT_VARIANT_TYPE,
     scope: str | None = None,
     user_id: str | None = None,
     created_by: str | None = None,

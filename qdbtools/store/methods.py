@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 
+from qdbtools.store._rows import DEFAULT_VARIANT_TYPE
 from qdbtools.telemetry import instrumented
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class IndicatorMethods:
         symbol: str,
         mode: Literal["append", "overwrite"] = "append",
         *,
-        variant_type: str = "general",
+        variant_type: str = DEFAULT_VARIANT_TYPE,
         scope: str | None = None,
         user_id: str | None = None,
         created_by: str | None = None,
@@ -61,6 +62,9 @@ class IndicatorMethods:
             atomically: every reader sees the old set until it sees the new one, complete.
         variant_type : str
             The variant family (the legacy file prefix, e.g. ``momentum``); part of the key.
+            Default ``custom``: not ``general``, the type the trading system's service and
+            its migrated CSV files use, so a save from a notebook never replaces the
+            system's values unless it names ``variant_type="general"``.
         wait : bool
             By default the save returns once the server has durably committed it (it
             survives a crash of the server); loads through this ``Database`` see it at once,
