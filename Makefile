@@ -30,7 +30,8 @@ lint: setup
 	$(BIN)/ruff format --check --extend-exclude "*.ipynb" qdbtools tests benchmarks notebooks
 	$(BIN)/python -m mypy
 
-## notebooks: JupyterLab on notebooks/ in the same environment
+## notebooks: JupyterLab (with jupytext) on notebooks/ in the same environment; NN_name.py are the
+## sources, paired with the .ipynb; `python notebooks/_build.py` rebuilds the .ipynb from them
 notebooks: setup
 	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks]'
 	$(BIN)/jupyter lab notebooks/

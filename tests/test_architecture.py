@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"accessor", "offline", "service"},
     {"cluster", "demo"},
     {"__init__"},
-    {"cli", "testing"},
+    {"cli", "testing", "notebook"},
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 
