@@ -130,7 +130,8 @@ fig
 #
 # `mode="overwrite"` replaces each variant's whole set atomically (loads see the old set
 # until the new generation is complete), so re-running stores the same values again.
-# Warm-up NaNs are not stored.
+# Warm-up NaNs are not stored. Without `variant_type` a save goes under `custom`, never the
+# trading system's `general`.
 
 # %%
 saved = ind.qdb.save_indicators(session_id=SESSION, symbol=SYMBOL, mode="overwrite", db=db)
@@ -139,7 +140,7 @@ assert saved.rows == int(ind.notna().sum().sum())
 assert set(saved.generations) == set(ind.columns)
 
 # %%
-loaded = db.load_indicators(SESSION, SYMBOL, list(ind.columns), variant_type="general")
+loaded = db.load_indicators(SESSION, SYMBOL, list(ind.columns), variant_type="custom")
 expected = ind.dropna(how="all")  # rows where no variant has a value are not stored
 pd.testing.assert_frame_equal(loaded, expected, check_exact=True, check_freq=False)
 loaded.tail(3)
@@ -147,12 +148,12 @@ loaded.tail(3)
 # %%
 # exact matching: RSI_14 is RSI_14, never RSI_140 or another id that starts with it
 noon, one_pm = "2024-03-01T12:00:00Z", "2024-03-01T13:00:00Z"
-one = db.load_indicators(SESSION, SYMBOL, "RSI_14", start=noon, end=one_pm, variant_type="general")
+one = db.load_indicators(SESSION, SYMBOL, "RSI_14", start=noon, end=one_pm, variant_type="custom")
 assert list(one.columns) == ["RSI_14"] and len(one) == 60
 assert one["RSI_14"].equals(ind["RSI_14"].loc["2024-03-01 12:00":"2024-03-01 12:59"])
 
 # %%
-info = db.indicator_info(SESSION, SYMBOL, "RSI_14", variant_type="general")
+info = db.indicator_info(SESSION, SYMBOL, "RSI_14", variant_type="custom")
 print({k: v for k, v in info.items() if k != "size_note"})
 assert info["exists"] and info["storage"] == "questdb"
 assert info["rows"] == ind["RSI_14"].notna().sum()
@@ -162,10 +163,10 @@ assert info["generation"] == saved.generations["RSI_14"]
 
 # %%
 listing = db.list_indicators(SESSION)
-general = listing[listing["indicator_type"] == "general"].set_index("indicator_id")
-assert set(general.index) == set(ind.columns)
-assert (general["rows"] == ind.notna().sum().reindex(general.index)).all()
-assert (general["generation"] == pd.Series(saved.generations).reindex(general.index)).all()
+custom = listing[listing["indicator_type"] == "custom"].set_index("indicator_id")
+assert set(custom.index) == set(ind.columns)
+assert (custom["rows"] == ind.notna().sum().reindex(custom.index)).all()
+assert (custom["generation"] == pd.Series(saved.generations).reindex(custom.index)).all()
 listing[["indicator_type", "indicator_id", "generation", "rows", "first_timestamp", "last_timestamp"]]
 
 # %% [markdown]
@@ -174,7 +175,8 @@ listing[["indicator_type", "indicator_id", "generation", "rows", "first_timestam
 # `OfflineIndicatorEngine(db).run(session, symbol, variants)` loads the 1-minute bars
 # (from `aggregated_ohlcv`, else resampled from `tick_prices`), computes and saves.
 # Saved under the variant type `engine` here, its variants are kept apart from the
-# `general` ones above: the type is part of a variant's key.
+# `custom` ones above (the type a save without `variant_type` uses): the type is part of a
+# variant's key.
 
 # %%
 engine = OfflineIndicatorEngine(db, variant_type="engine")

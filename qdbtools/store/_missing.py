@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from qdbtools.exceptions import InvalidVariantError, NoDataError
-from qdbtools.indicators import parse_variant
 from qdbtools.names import natural_key, natural_sorted, nearby
 from qdbtools.schema import MARKER_SESSION_COLUMN, marker_session_key
 from qdbtools.store._commits import Commit, Key, committed
@@ -28,6 +27,8 @@ _MARKERS = "commit_mode IN ('overwrite', 'append')"
 
 def _output_order(base: str) -> list[str]:
     """The outputs of a registered multi-output variant in the order ``compute`` makes them."""
+    from qdbtools.indicators import parse_variant  # the indicator engine (and numba): on first use
+
     try:
         return list(parse_variant(base).outputs)
     except InvalidVariantError:  # not a registered name: the stored outputs' natural order
