@@ -106,6 +106,10 @@ def test_notebook_runs(name: str, notebook_env: str, kernel_name: str, qdb: Data
     if any("plot" in c.source for c in code_cells):  # a chart must show inline, as an image
         images = [o for c in code_cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert images, f"{name} draws a chart but shows no image/png output"
+    warnings = [
+        o.get("text", "") for c in code_cells for o in c.get("outputs", []) if o.get("name") == "stderr"
+    ]
+    assert not [w for w in warnings if "Warning" in w], f"{name} shows warnings: {warnings}"
     # the notebook wrote under its own prefix, in the plugin's database
     sessions = qdb.sql(
         "SELECT DISTINCT session_id FROM tick_prices WHERE session_id LIKE :p", {"p": f"{notebook_env}_%"}

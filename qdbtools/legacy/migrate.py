@@ -297,9 +297,12 @@ def _migrate_files(
     progress: bool,
     replace_newer: bool,
 ) -> None:
-    from tqdm.auto import tqdm
+    shown: Iterable[LegacyFile] = files
+    if progress:
+        from tqdm.auto import tqdm  # imported only when a bar is shown (no widget warning otherwise)
 
-    for legacy in tqdm(files, desc="migrating CSV files", unit="file") if progress else files:
+        shown = tqdm(files, desc="migrating CSV files", unit="file")
+    for legacy in shown:
         result = FileResult(
             str(legacy.path),
             legacy.kind,
