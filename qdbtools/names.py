@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
-__all__ = ["close_matches", "natural_key", "natural_sorted", "nearby"]
+__all__ = ["close_matches", "natural_key", "natural_sorted", "naturally_sorted_keys", "nearby"]
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -35,6 +36,25 @@ def natural_key(name: str | None) -> tuple[tuple[str | int, ...], str]:
 def natural_sorted(names: Iterable[str]) -> list[str]:
     """``names`` in natural order (:func:`natural_key`)."""
     return sorted(names, key=natural_key)
+
+
+K = TypeVar("K", bound=Sequence[str | None])
+
+
+def naturally_sorted_keys(keys: Iterable[K]) -> list[K]:
+    """Tuples of names (``(session, symbol, type, id)``) sorted part by part in natural order.
+
+    Each distinct part is ranked once, so 50,000 keys of a few thousand distinct names sort as
+    fast as plain tuples of ints.
+    """
+    keys = list(keys)
+    if not keys:
+        return keys
+    ranks = [
+        {name: rank for rank, name in enumerate(sorted({k[i] for k in keys}, key=natural_key))}
+        for i in range(len(keys[0]))
+    ]
+    return sorted(keys, key=lambda k: tuple(map(dict.__getitem__, ranks, k)))
 
 
 def close_matches(name: str, stored: Iterable[str], n: int = 5) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qdbtools.names import close_matches, natural_key, natural_sorted, nearby
+from qdbtools.names import close_matches, natural_key, natural_sorted, naturally_sorted_keys, nearby
 
 
 def test_numbers_in_names_sort_as_numbers():
@@ -35,3 +35,21 @@ def test_nearby_names_the_matches_else_lists_some_stored_names():
     assert far.startswith("none of the stored sessions is close to 'zzz'; stored: 'S_0', 'S_1'")
     assert far.endswith("... (20 in all)")
     assert nearby("x", [], "symbols") == "no symbols are stored"
+
+
+def test_keys_sort_part_by_part_in_natural_order():
+    keys = [
+        ("s10", "B", None, "RSI_10"),
+        ("s2", "B", "general", "RSI_7"),
+        ("s2", "A", "general", "RSI_10"),
+        ("s2", "B", "general", "RSI_10"),
+        ("s2", "B", None, "RSI_7"),
+    ]
+    assert naturally_sorted_keys(keys) == [
+        ("s2", "A", "general", "RSI_10"),
+        ("s2", "B", None, "RSI_7"),
+        ("s2", "B", "general", "RSI_7"),
+        ("s2", "B", "general", "RSI_10"),
+        ("s10", "B", None, "RSI_10"),
+    ]
+    assert naturally_sorted_keys([]) == []

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.literals import key_text
-from qdbtools.names import natural_key
+from qdbtools.names import naturally_sorted_keys
 from qdbtools.store._commits import Commit, Key, committed, live, saves_filter
 from qdbtools.store._rows import text_argument
 
@@ -154,7 +154,7 @@ def _records(db: Database, session_id: str | None, symbol: str | None) -> list[d
     for key, (rows, first, last) in _state_stats(db, layered).items():
         figures[key] = (rows, _server_time(first), _server_time(last))
     records = []
-    for key in sorted(currents, key=lambda k: tuple(natural_key(part) for part in k)):
+    for key in naturally_sorted_keys(currents):
         last_save = currents[key][-1]
         rows, first, last = figures.get(key, (0, None, None))
         records.append(

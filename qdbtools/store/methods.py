@@ -242,6 +242,12 @@ class IndicatorMethods:
     ) -> Any:
         """What is stored: one row per variant (ids, generation, commit time, rows, first/last).
 
+        Columns are those of :data:`qdbtools.store.LISTING_COLUMNS`: ``session_id``,
+        ``symbol``, ``indicator_type``, ``indicator_id``, ``generation``, ``committed_at``,
+        ``rows``, ``first_timestamp``, ``last_timestamp`` (times UTC), sorted by ids with
+        variants in natural order (``RSI_7`` before ``RSI_10``). Frames name the key as the
+        ``indicators`` table does (``indicator_type``, ``indicator_id``: what SQL users see);
+        parameters name it as the persistence service does (``variant_type``, ``variant_id``).
         ``as_frame=False``: the same facts as dicts (UTC datetimes), without building a DataFrame.
         """
         from qdbtools.store import list_indicators
