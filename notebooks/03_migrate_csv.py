@@ -33,7 +33,6 @@ nb
 
 # %%
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +41,7 @@ from qdbtools.legacy import read_indicator_csv, scan_tree
 from qdbtools.legacy.migrate import migrate_csv
 
 work = nb.scratch_dir()
-tree = work / "data"
-SESSIONS = {}  # this notebook's session id -> the sample's
-for source in sorted((nb.data / "legacy").iterdir()):
-    if source.is_dir():
-        session = nb.session_id(source.name)
-        shutil.copytree(source, tree / session)
-        SESSIONS[session] = source.name
+tree, SESSIONS = nb.legacy_tree(work)  # this notebook's session id -> the sample's
 
 files, skipped = scan_tree(tree)
 print(f"{len(files)} legacy files under {tree}, {len(skipped)} skipped")

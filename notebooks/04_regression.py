@@ -37,7 +37,6 @@ nb
 
 # %%
 import json
-import shutil
 
 import numpy as np
 
@@ -49,13 +48,7 @@ RTOL = 1e-9  # largest relative difference accepted
 OHLCV = ["open", "high", "low", "close", "volume"]
 
 work = nb.scratch_dir()
-tree = work / "data"
-SESSIONS = {}  # this notebook's session id -> the sample's
-for source in sorted((nb.data / "legacy").iterdir()):
-    if source.is_dir():
-        session = nb.session_id(source.name)
-        shutil.copytree(source, tree / session)
-        SESSIONS[session] = source.name
+tree, SESSIONS = nb.legacy_tree(work)  # this notebook's session id -> the sample's
 SESSIONS
 
 # %% [markdown]

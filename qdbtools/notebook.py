@@ -94,6 +94,20 @@ class Notebook:
         self.scratch_dirs.append(path)
         return path
 
+    def legacy_tree(self, work: Path) -> tuple[Path, dict[str, str]]:
+        """Copy the sample legacy CSV tree to ``work / "data"``, each session under this notebook's id.
+
+        Returns the tree and ``{this notebook's session id: the sample's session}``.
+        """
+        tree = work / "data"
+        sessions = {}
+        for source in sorted((self.data / "legacy").iterdir()):
+            if source.is_dir():
+                session = self.session_id(source.name)
+                shutil.copytree(source, tree / session)
+                sessions[session] = source.name
+        return tree, sessions
+
     def cleanup(self) -> pd.DataFrame:
         """Remove the scratch folders, prune this notebook's sessions; what stays in QuestDB.
 
