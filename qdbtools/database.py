@@ -15,7 +15,7 @@ from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.connection import Connection
 from qdbtools.io.literals import check_read_only
 from qdbtools.io.market import aggregate_ohlcv, list_pairs, read_ohlcv, read_ohlcv_many, read_ticks
-from qdbtools.io.status import ServerStatus, server_status
+from qdbtools.io.status import ServerStatus, server_release, server_status
 from qdbtools.io.writer import DEFAULT_CHUNK_ROWS, write_frame, write_ticks
 from qdbtools.store.methods import IndicatorMethods
 from qdbtools.telemetry import Telemetry, instrumented
@@ -140,7 +140,7 @@ class Database(IndicatorMethods):
           operation  calls  errors  no_data  error_rate  p50_ms  p95_ms  p99_ms
         0      load     20       0        0         0.0    8.91   12.40   14.02
         """
-        return self.telemetry.stats_frame()
+        return self.telemetry.stats.frame()
 
     def reset_stats(self) -> None:
         """Start :meth:`stats` afresh (OpenTelemetry's counters are cumulative and stay)."""
@@ -150,9 +150,7 @@ class Database(IndicatorMethods):
 
     def server_version(self) -> str:
         """The server's release, e.g. ``"9.3.4"``."""
-        build = str(self.transport.read("SELECT build()").iat[0, 0])
-        match = re.search(r"QuestDB (\S+?),", build)
-        return match.group(1) if match else build
+        return server_release(self.transport)
 
     def status(self) -> ServerStatus:
         """The server's release and, per table, rows, disk use, WAL lag and suspension.

@@ -154,7 +154,7 @@ def test_no_data_is_its_own_outcome_not_an_error():
     telemetry = Telemetry(meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]))
     with pytest.raises(NoDataError), telemetry.operation("load", {}):
         raise NoDataError("nothing stored for that variant")
-    row = telemetry.stats_frame().iloc[0]
+    row = telemetry.stats.frame().iloc[0]
     assert (row["calls"], row["errors"], row["no_data"], row["error_rate"]) == (1, 0, 1, 0.0)
 
 

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from qdbtools.cli._options import add_connection_options, add_json_option, connect
-from qdbtools.cli._output import print_json, show
+from qdbtools.cli._output import print_json, records, show
 
 if TYPE_CHECKING:
     from qdbtools.cli._options import Commands
@@ -73,7 +73,7 @@ def _status(args: argparse.Namespace) -> int:
                 "disk_bytes": status.disk_bytes,
                 "wal_lag_txns": status.wal_lag_txns,
                 "suspended": status.suspended,
-                "tables": [dict(row) for row in status.tables.to_dict(orient="records")],
+                "tables": records(status.tables),
             }
         )
         return 0
@@ -97,7 +97,7 @@ def _check(args: argparse.Namespace) -> int:
                 "p99_load_ms": report.latency_ms,
                 "error_rate": report.error_rate,
                 "problems": report.problems,
-                "stats": report.stats.to_dict(orient="records"),
+                "stats": records(report.stats),
             }
         )
     else:

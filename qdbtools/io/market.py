@@ -11,7 +11,7 @@ import pyarrow as pa
 from qdbtools.exceptions import InvalidInputError, NoDataError
 from qdbtools.io.engines import read_frame, resolve_engine
 from qdbtools.io.literals import key_text, time_range_filter
-from qdbtools.names import natural_key, natural_sorted, nearby
+from qdbtools.names import natural_sorted, naturally_sorted_keys, nearby
 
 if TYPE_CHECKING:
     from qdbtools.io.connection import Connection
@@ -290,7 +290,7 @@ def list_pairs(conn: Connection) -> list[tuple[str, str]]:
         "SELECT DISTINCT session_id, symbol FROM tick_prices",
     ):
         found.update((str(s), str(y)) for s, y in conn.fetch_rows(query) if s is not None and y is not None)
-    return sorted(found, key=lambda pair: (natural_key(pair[0]), natural_key(pair[1])))
+    return naturally_sorted_keys(found)
 
 
 def aggregate_ohlcv(

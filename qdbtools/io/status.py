@@ -11,7 +11,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from qdbtools.io.connection import Connection
 
-__all__ = ["TABLE_STATUS_COLUMNS", "ServerStatus", "server_status"]
+__all__ = ["TABLE_STATUS_COLUMNS", "ServerStatus", "server_release", "server_status"]
 
 #: The columns of :attr:`ServerStatus.tables`, in order.
 TABLE_STATUS_COLUMNS = ("table", "rows", "disk_bytes", "wal", "wal_lag_txns", "suspended", "error")
@@ -41,10 +41,16 @@ class ServerStatus:
         return int(self.tables["wal_lag_txns"].sum())
 
 
-def server_status(conn: Connection) -> ServerStatus:
-    """Read the server's release, ``table_storage()`` and ``wal_tables()`` (three small queries)."""
+def server_release(conn: Connection) -> str:
+    """The server's release from ``build()``, e.g. ``"9.3.4"`` (the whole build text if unparsed)."""
     build = str(conn.fetch_rows("SELECT build()")[0][0])
     match = re.search(r"QuestDB (\S+?),", build)
+    return match.group(1) if match else build
+
+
+def server_status(conn: Connection) -> ServerStatus:
+    """Read the server's release, ``table_storage()`` and ``wal_tables()`` (three small queries)."""
+    version = server_release(conn)
     storage = conn.fetch_rows("SELECT tableName, walEnabled, rowCount, diskSize FROM table_storage()")
     wal = {
         name: (int(sequencer) - int(writer), bool(suspended), message or None)
@@ -61,4 +67,4 @@ def server_status(conn: Connection) -> ServerStatus:
     tables = pd.DataFrame(rows, columns=list(TABLE_STATUS_COLUMNS))
     integers = dict.fromkeys(("rows", "disk_bytes", "wal_lag_txns"), "int64")
     tables = tables.astype({**integers, "wal": bool, "suspended": bool})
-    return ServerStatus(match.group(1) if match else build, tables)
+    return ServerStatus(version, tables)

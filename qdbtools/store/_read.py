@@ -314,7 +314,8 @@ def load_across_sessions(
     pairs = Counter((key[0], key[3]) for key in states)
     clashing = sorted(pair for pair, count in pairs.items() if count > 1)
     if clashing:
-        types = sorted({str(key[2]) for key in states if (key[0], key[3]) in set(clashing)})
+        clash = set(clashing)
+        types = sorted({str(key[2]) for key in states if (key[0], key[3]) in clash})
         raise InvalidInputError(
             f"{clashing[:3]} are stored under several variant types ({', '.join(types)}); "
             "pass variant_type= to choose one"

@@ -26,8 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-import pandas as pd
-
 from qdbtools.exceptions import NoDataError
 from qdbtools.telemetry._stats import STATS_COLUMNS, OperationStats
 
@@ -139,9 +137,6 @@ class Telemetry:
             return True
         provider = self._trace.get_tracer_provider()
         return not isinstance(provider, self._trace.ProxyTracerProvider | self._trace.NoOpTracerProvider)
-
-    def stats_frame(self) -> pd.DataFrame:
-        return self.stats.frame()
 
 
 def step(name: str) -> contextlib.AbstractContextManager[Any]:
