@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qdbtools import names
 from qdbtools.names import close_matches, natural_key, natural_sorted, naturally_sorted_keys, nearby
 
 
@@ -53,3 +57,18 @@ def test_keys_sort_part_by_part_in_natural_order():
         ("s10", "B", None, "RSI_10"),
     ]
     assert naturally_sorted_keys([]) == []
+
+
+_NAME = st.one_of(
+    st.none(), st.from_regex(r"[A-Za-z_]{0,3}[0-9]{0,3}[A-Za-z_.]{0,2}[0-9]{0,2}", fullmatch=True)
+)
+
+
+@given(st.lists(st.tuples(_NAME, _NAME, _NAME, _NAME), max_size=60))
+def test_few_and_many_keys_sort_alike(keys):
+    """The cached-key path (a session's keys) and the rank path (a whole store's) agree."""
+    assert (
+        names._sorted_by_keys(keys)
+        == names._sorted_by_ranks(keys)
+        == sorted(keys, key=lambda k: tuple(map(natural_key, k)))
+    )
