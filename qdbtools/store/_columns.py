@@ -9,7 +9,9 @@ validation is shared (:func:`~._rows.stored_positions`), and either is one reque
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,7 +53,7 @@ def _fits_row_by_row(columns: VariantColumns) -> bool:
     if len(columns.micros) > ROW_BY_ROW_MAX_ROWS:
         return False
     texts = columns.metadata or ()
-    return sum(len(t) for t in texts if isinstance(t, str)) < REQUEST_BYTES // 4
+    return sum(map(len, filter(None, texts))) < REQUEST_BYTES // 4
 
 
 def save_columns(db: Database, columns: VariantColumns, mode: str, *, wait: bool = False) -> SaveResult:
@@ -86,9 +88,14 @@ def save_columns(db: Database, columns: VariantColumns, mode: str, *, wait: bool
         "indicator_type": columns.indicator_type,
         "indicator_id": columns.indicator_id,
     }
+    texts = zip(extra["scope"], extra["user_id"], extra["created_by"], strict=True)
+    if columns.scope is None and columns.user_id is None and columns.created_by is None:
+        symbols: Iterable[dict[str, Any]] = itertools.repeat(fixed)  # one dict serves every row
+    else:
+        symbols = ({**fixed, "scope": s, "user_id": u, "created_by": c} for s, u, c in texts)
     rows = [
         {
-            "symbols": {**fixed, "scope": scope, "user_id": user, "created_by": creator},
+            "symbols": row_symbols,
             "columns": {
                 "timestamp": TimestampMicros(stamp),
                 "indicator_name": name,
@@ -99,17 +106,9 @@ def save_columns(db: Database, columns: VariantColumns, mode: str, *, wait: bool
             },
             "at": written_at,
         }
-        for stamp, name, value, conf, meta, scope, user, creator in zip(
-            micros.tolist(),
-            names,
-            values.tolist(),
-            confidence.tolist(),
-            metadata,
-            extra["scope"],
-            extra["user_id"],
-            extra["created_by"],
-            strict=True,
-        )
+        for stamp, name, value, conf, meta, row_symbols in zip(
+            micros.tolist(), names, values.tolist(), confidence.tolist(), metadata, symbols, strict=False
+        )  # not strict: ``symbols`` may repeat one dict without end
     ]
     first, last = (pd.Timestamp(int(m), unit="us", tz="UTC") for m in (micros[0], micros[-1]))
     details = marker_details(len(rows), first, last, checksum)
