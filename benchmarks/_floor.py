@@ -7,14 +7,19 @@
 * :meth:`Floor.raw_http`: those bytes in a hand-written HTTP/1.1 request on a kept-alive
   socket, no client library: the server's own round trip (parse, WAL commit, answer);
 * :meth:`Floor.pg_insert`: the other durable path QuestDB offers, one PG-wire ``INSERT`` of the
-  rows with bound values, committed.
+  rows with bound values, committed;
+* :class:`AppendSteps`: the client's steps of a small append, and a store-and-forward prototype.
 
 Every request goes to ``indicators_floor`` (``LIKE indicators``), never to the store's table.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,9 +28,10 @@ from questdb import Sender
 
 from qdbtools.database import Database
 from qdbtools.io.small_frames import ROW_BY_ROW_MAX_ROWS, add_rows
-from qdbtools.store import SYMBOL_COLUMNS, new_generation
+from qdbtools.service import values_to_columns
+from qdbtools.store import SYMBOL_COLUMNS, VariantColumns, _columns, new_generation, save_columns
 
-__all__ = ["Floor"]
+__all__ = ["AppendSteps", "Floor"]
 
 TABLE = "indicators_floor"
 _INSERTED = ("session_id", "symbol", "indicator_type", "indicator_id", "value", "timestamp")
@@ -111,3 +117,58 @@ class Floor:
         self._pg.close()
         if self._socket is not None:
             self._socket.close()
+
+
+class AppendSteps:
+    """The steps of the service's small append, each timed alone, and a store-and-forward prototype.
+
+    :meth:`prepare` runs the service's code up to its request (validation, checksum, the rows
+    and the marker); :meth:`serialize` is the official client's ``Buffer.row`` of those rows;
+    :meth:`journal` is the whole append with its request replaced by a write of the request's
+    bytes to a local file: what a save that returns before the server's acknowledgement (a
+    client-side store-and-forward journal, shipped later) would still cost its caller.
+    """
+
+    def __init__(self, db: Database, directory: Path) -> None:
+        self.db = db
+        self.sender = Sender.from_conf(db.settings.ilp_conf + "auto_flush=off;")
+        self.sender.establish()
+        self._journal = os.open(directory / "journal.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.rows: list[Any] = []
+
+    @contextlib.contextmanager
+    def _sending(self, send: Callable[..., None]) -> Iterator[None]:
+        original = _columns.send_rows
+        _columns.send_rows = send
+        try:
+            yield
+        finally:
+            _columns.send_rows = original
+
+    def _keep(self, conn: Any, table: str, rows: list[Any], *, wait: bool) -> None:
+        self.rows = rows
+
+    def _write(self, conn: Any, table: str, rows: list[Any], *, wait: bool) -> None:
+        buffer = self.sender.new_buffer()
+        for row in rows:
+            buffer.row(table, **row)
+        body = bytes(buffer)
+        os.write(self._journal, len(body).to_bytes(4, "little") + body)
+
+    def prepare(self, columns: VariantColumns) -> None:
+        with self._sending(self._keep):
+            save_columns(self.db, columns, "append")
+
+    def serialize(self) -> None:
+        buffer = self.sender.new_buffer()
+        for row in self.rows:
+            buffer.row(TABLE, **row)
+
+    def journal(self, values: list[Any], key: tuple[str, str, str]) -> None:
+        columns = values_to_columns(values, *key, "general")
+        with self._sending(self._write):
+            save_columns(self.db, columns, "append")
+
+    def close(self) -> None:
+        os.close(self._journal)
+        self.sender.close()

@@ -8,12 +8,18 @@ Against one managed QuestDB, in one run (the machine is noisy: read the ratios):
    "save, then load" (what read-your-writes costs when a load follows at once). The **floor**
    is one bare ``Sender.dataframe`` request of the very rows each save sends, into a copy of
    ``indicators``, acknowledged by the server and not awaited (what any design must pay).
+   Cases run in rounds (one run of each per round), each run on a settled server: earlier
+   writes applied and earlier garbage collected, untimed.
 2. **100 back-to-back overwrites** of one 10k-value variant: saves/s, the last saves against
    the first, and the time until all are visible.
 3. **The plan's scale**: 1,000 sessions x 10 symbols x 5 indicators x 200 values (50,000
    variants) in QuestDB and as a legacy CSV tree of 50,000 files: list everything, info for
    every variant of one session, one variant of one symbol across all sessions, append 100
-   values to a variant holding 100k, bytes on disk.
+   values to a variant holding 100k, bytes on disk. The append is taken apart: the client's
+   steps alone, the request alone (official client, and raw HTTP with no client), and a
+   store-and-forward prototype that writes the request to a local file instead of sending it.
+
+Inputs (values, frames) are made before the timing.
 
 ArcticDB (LMDB) is an optional outside reference (``make bench-env``).
 
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -41,12 +48,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _common import percentile
-from _floor import Floor
+from _floor import TABLE as FLOOR_TABLE
+from _floor import AppendSteps, Floor
 from legacy_csv_service import LegacyCsvService
 
 import qdbtools
 from qdbtools.database import Database
-from qdbtools.service import IndicatorPersistenceService, IndicatorValue, values_to_rows
+from qdbtools.service import IndicatorPersistenceService, IndicatorValue, values_to_columns, values_to_rows
 from qdbtools.store import to_rows
 from qdbtools.store._commits import marker_query
 
@@ -76,27 +84,48 @@ def wide(n: int, columns: tuple[str, ...] = ("RSI_14",), start: float = START, s
 LOOP = asyncio.new_event_loop()
 
 
-def timings(action: Any, repeat: int) -> list[float]:
-    times = []
+def measure_rounds(
+    section: str, cases: list[tuple[str, str, Any]], repeat: int, settle: Any = None
+) -> list[dict[str, Any]]:
+    """Time each case ``repeat`` times, in rounds of one run of every case.
+
+    Rounds put the floor and the saves side by side, so the machine's drift hits them alike.
+    ``settle`` (untimed) runs before each run: see :func:`settled`.
+    """
+    times: list[list[float]] = [[] for _ in cases]
     for i in range(repeat):
-        started = time.perf_counter()
-        outcome = action(i)
-        if asyncio.iscoroutine(outcome):
-            LOOP.run_until_complete(outcome)
-        times.append(time.perf_counter() - started)
-    return times
+        for (_, _, action), measured in zip(cases, times, strict=True):
+            if settle is not None:
+                settle()
+            started = time.perf_counter()
+            outcome = action(i)
+            if asyncio.iscoroutine(outcome):
+                LOOP.run_until_complete(outcome)
+            measured.append(time.perf_counter() - started)
+    return [
+        {
+            "section": section,
+            "storage": storage,
+            "case": case,
+            "median_seconds": statistics.median(measured),
+            "p99_seconds": percentile(measured, 0.99),
+            "runs": repeat,
+        }
+        for (storage, case, _), measured in zip(cases, times, strict=True)
+    ]
 
 
-def measure(section: str, storage: str, case: str, action: Any, repeat: int) -> dict[str, Any]:
-    times = timings(action, repeat)
-    return {
-        "section": section,
-        "storage": storage,
-        "case": case,
-        "median_seconds": statistics.median(times),
-        "p99_seconds": percentile(times, 0.99),
-        "runs": repeat,
-    }
+def settled(db: Database) -> Any:
+    """Before each run of section 1: every earlier write applied and the garbage of earlier
+    cases collected, so no case pays for the one before it (a 10k save's apply or the CSV
+    service's 10k objects)."""
+
+    def settle() -> None:
+        db.wait_until_visible("indicators")
+        db.wait_until_visible(FLOOR_TABLE)
+        gc.collect()
+
+    return settle
 
 
 def run_sizes(db: Database, tmp: Path, repeat: int) -> list[dict[str, Any]]:
@@ -112,8 +141,9 @@ def run_sizes(db: Database, tmp: Path, repeat: int) -> list[dict[str, Any]]:
         service_rows = values_to_rows(values, "bench", "S", "RSI_14", "general")
         df_rows = to_rows(frame, session_id="bench", symbol="D")
 
-        def later(i: int, n: int = n) -> float:
-            return START + 60 * n * (i + 1)
+        # Appends at new timestamps each run, their inputs made before the timing.
+        append_values = [make_values(n, start=START + 60 * n * (i + 1)) for i in range(repeat)]
+        append_frames = [wide(n, start=START + 60 * n * (i + 1)) for i in range(repeat)]
 
         cases = [
             ("floor", f"request of the service's {label} rows", lambda i, r=service_rows: floor.request(r)),
@@ -141,19 +171,17 @@ def run_sizes(db: Database, tmp: Path, repeat: int) -> list[dict[str, Any]]:
             (
                 "legacy csv",
                 f"save {label} (append, new timestamps)",
-                lambda i, n=n: legacy.save_values("bench", "SA", "RSI_14", make_values(n, start=later(i))),
+                lambda i, a=append_values: legacy.save_values("bench", "SA", "RSI_14", a[i]),
             ),
             (
                 "service",
                 f"save {label} (append, new timestamps)",
-                lambda i, n=n: service.save_values("bench", "SA", "RSI_14", make_values(n, start=later(i))),
+                lambda i, a=append_values: service.save_values("bench", "SA", "RSI_14", a[i]),
             ),
             (
                 "df",
                 f"save {label} (append, new timestamps)",
-                lambda i, n=n: wide(n, start=later(i)).qdb.save_indicators(
-                    session_id="bench", symbol="DA", db=db
-                ),
+                lambda i, a=append_frames: a[i].qdb.save_indicators(session_id="bench", symbol="DA", db=db),
             ),
             (
                 "legacy csv",
@@ -173,7 +201,8 @@ def run_sizes(db: Database, tmp: Path, repeat: int) -> list[dict[str, Any]]:
                 ),
             ),
         ]
-        results += [measure("sizes", storage, case, action, repeat) for storage, case, action in cases]
+        results += measure_rounds("sizes", cases, repeat, settled(db))
+    floor.close()
     return results
 
 
@@ -246,21 +275,40 @@ def run_scale(
     LOOP.run_until_complete(service.save_values(session_ids[0], "BIG", "RSI_14", big, mode="overwrite"))
     db.wait_until_visible("indicators")
 
+    key = (session_ids[0], "BIG", "RSI_14")
+    runs = max(repeat, 100)  # the cheap cases: a p50 of 5 runs would be noise there
+    appends = [make_values(100, start=START + 60 * (100_000 + 100 * i)) for i in range(runs)]
+    journaled = [make_values(100, start=START - 60 * (100 + 100 * i)) for i in range(runs)]
+
     def append_100(store: Any, i: int) -> Any:
-        more = make_values(100, start=START + 60 * (100_000 + 100 * i))
-        return store.save_values(session_ids[0], "BIG", "RSI_14", more)
+        return store.save_values(*key, appends[i])
 
     floor = Floor(db)
-    hundred = values_to_rows(make_values(100), session_ids[0], "BIG", "RSI_14", "general")
+    steps = AppendSteps(db, tmp)
+    hundred = values_to_rows(make_values(100), *key, "general")
     one_row = hundred.iloc[:1].reset_index(drop=True)
     built_100, built_1 = floor.prebuilt(hundred), floor.prebuilt(one_row)
     raw_100, raw_1 = floor.http_request(built_100), floor.http_request(built_1)
+    columns_100 = values_to_columns(appends[0], *key, "general")
+    steps.prepare(columns_100)
     one = session_ids[len(session_ids) // 2]
     marker_sql, marker_params = marker_query(one, details=True)
 
-    cases = [
+    heavy = [
         ("legacy csv", "list everything stored (with row counts)", lambda i: legacy.list_variants()),
         ("df", "list everything stored (with row counts)", lambda i: db.list_indicators()),
+        (
+            "legacy csv",
+            "one variant of one symbol across all sessions",
+            lambda i: [legacy.load_values(s, "SYM3", "RSI_14") for s in session_ids],
+        ),
+        (
+            "df",
+            "one variant of one symbol across all sessions (load_across_sessions)",
+            lambda i: db.load_across_sessions("SYM3", "RSI_14"),
+        ),
+    ]
+    cheap = [
         (
             "legacy csv",
             "info for every variant of one session (50 get_file_info)",
@@ -277,36 +325,40 @@ def run_scale(
             lambda i: db.list_indicators(session_id=one, as_frame=False),
         ),
         (
-            "legacy csv",
-            "one variant of one symbol across all sessions",
-            lambda i: [legacy.load_values(s, "SYM3", "RSI_14") for s in session_ids],
-        ),
-        (
-            "df",
-            "one variant of one symbol across all sessions (load_across_sessions)",
-            lambda i: db.load_across_sessions("SYM3", "RSI_14"),
-        ),
-        (
             "floor",
             "info of one session: its marker lookup alone (one query, no frame)",
             lambda i: db.fetch_rows(marker_sql, marker_params),
         ),
         ("legacy csv", "append 100 values to a variant holding 100k", lambda i: append_100(legacy, i)),
         ("service", "append 100 values to a variant holding 100k", lambda i: append_100(service, i)),
+        (
+            "step",
+            "append 100: IndicatorValue objects to columns",
+            lambda i: values_to_columns(appends[i], *key, "general"),
+        ),
+        (
+            "step",
+            "append 100: checks, checksum, rows and marker (no request)",
+            lambda i: steps.prepare(columns_100),
+        ),
+        ("step", "append 100: Buffer.row of its 101 rows (official client)", lambda i: steps.serialize()),
         ("floor", "request of the append's 100 rows", lambda i: floor.request(hundred)),
         ("floor", "request of 1 row (any durable save pays it)", lambda i: floor.request(one_row)),
         ("floor", "100 rows serialized before: request + ack alone", lambda i: floor.resend(built_100)),
         ("floor", "1 row serialized before: request + ack alone", lambda i: floor.resend(built_1)),
         ("floor", "100 rows, raw HTTP on a kept-alive socket + ack", lambda i: floor.raw_http(raw_100)),
         ("floor", "1 row, raw HTTP on a kept-alive socket + ack", lambda i: floor.raw_http(raw_1)),
+        (
+            "journal",
+            "append 100, its request's bytes written to a local file instead (no ack)",
+            lambda i: steps.journal(journaled[i], key),
+        ),
         ("pg-wire", "INSERT of the append's 100 rows, committed", lambda i: floor.pg_insert(hundred)),
     ]
-    results = []
-    for storage, case, action in cases:
-        result = measure("scale", storage, case, action, repeat)
-        if result["median_seconds"] < 0.05:  # a cheap case: a p50 of 5 runs would be noise here
-            result = measure("scale", storage, case, action, max(repeat, 100))
-        results.append(result)
+    # Each case's runs back to back, as before: a sub-millisecond request after a pause (a
+    # settle) pays the server's wake-up, 0.3-0.5 ms here, which the CSV file does not.
+    results = [r for case in heavy for r in measure_rounds("scale", [case], repeat)]
+    results += [r for case in cheap for r in measure_rounds("scale", [case], runs)]
     across = db.load_across_sessions("SYM3", "RSI_14")
     assert len(across) == 200 * sessions, len(across)
     db.wait_until_visible("indicators")
@@ -314,6 +366,7 @@ def run_scale(
     build["questdb_indicators_bytes"] = int(disk)
     build["csv_tree_bytes"] = _disk_bytes(tmp / "legacy-scale")
     floor.close()
+    steps.close()
     return results, build
 
 
