@@ -18,6 +18,7 @@ Against one managed QuestDB, in one run (the machine is noisy: read the ratios):
    values to a variant holding 100k, bytes on disk. The append is taken apart: the client's
    steps alone, the request alone (official client, and raw HTTP with no client), and a
    store-and-forward prototype that writes the request to a local file instead of sending it.
+   These cases run in rounds too, without the settle.
 
 Inputs (values, frames) are made before the timing.
 
@@ -355,10 +356,9 @@ def run_scale(
         ),
         ("pg-wire", "INSERT of the append's 100 rows, committed", lambda i: floor.pg_insert(hundred)),
     ]
-    # Each case's runs back to back, as before: a sub-millisecond request after a pause (a
-    # settle) pays the server's wake-up, 0.3-0.5 ms here, which the CSV file does not.
-    results = [r for case in heavy for r in measure_rounds("scale", [case], repeat)]
-    results += [r for case in cheap for r in measure_rounds("scale", [case], runs)]
+    # Rounds without a settle: a sub-millisecond request after a wal_tables() query pays the
+    # server's wake-up (0.3-0.5 ms here), which the CSV file does not.
+    results = measure_rounds("scale", heavy, repeat) + measure_rounds("scale", cheap, runs)
     across = db.load_across_sessions("SYM3", "RSI_14")
     assert len(across) == 200 * sessions, len(across)
     db.wait_until_visible("indicators")

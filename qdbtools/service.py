@@ -70,7 +70,7 @@ class IndicatorValue:
 
 
 def _metadata_texts(items: Sequence[Any]) -> list[str | None]:
-    """JSON text per metadata dict (empty or None: NULL); equal dicts are serialized once.
+    """JSON text per metadata dict (empty or None: NULL, anything else an error); equal dicts once.
 
     The cache key is the dict's ``marshal`` bytes (its ``repr`` when it holds other objects):
     1, 1.0, True and 0.0, -0.0 are equal but serialize differently, so they never share a text.
@@ -83,13 +83,15 @@ def _metadata_texts(items: Sequence[Any]) -> list[str | None]:
     for key in texts:
         position = keys.index(key)
         metadata = items[position]
-        if not metadata:
+        if metadata is None:
             continue
         if not isinstance(metadata, dict):
             raise InvalidInputError(
                 f"indicator_values[{position}].metadata must be a dict (a JSON object), "
                 f"got {type(metadata).__name__} {metadata!r}"
             )
+        if not metadata:
+            continue
         try:
             texts[key] = json.dumps(metadata, sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -97,6 +99,11 @@ def _metadata_texts(items: Sequence[Any]) -> list[str | None]:
                 f"indicator_values[{position}].metadata is not JSON-serializable ({exc}): {metadata!r}"
             ) from exc
     return list(map(texts.__getitem__, keys))
+
+
+def _no_metadata(items: Sequence[Any]) -> bool:
+    """Every item None or ``{}``: the common case, at a quarter of :func:`_metadata_texts`' cost."""
+    return all(m is None or (type(m) is dict and not m) for m in items)
 
 
 def _floats(items: Sequence[Any], field_name: str) -> np.ndarray:
@@ -143,8 +150,7 @@ def values_to_columns(
         values=_floats(numbers, "value"),
         confidence=_floats(confidence, "confidence"),
         names=None if names.count(None) == len(names) else names,
-        # No metadata at all is the common case; 10k values would pay ~5 ms for their texts.
-        metadata=_metadata_texts(metadata) if any(metadata) else None,
+        metadata=None if _no_metadata(metadata) else _metadata_texts(metadata),
         scope=None if scopes.count(None) == len(scopes) else scopes,
         user_id=None if users.count(None) == len(users) else users,
         created_by=None if creators.count(None) == len(creators) else creators,

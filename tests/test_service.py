@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -245,7 +246,7 @@ def test_small_saves_without_a_dataframe_store_what_the_frame_path_stores(qdb, u
     assert loaded[0] == loaded[1] and len(loaded[0]) == row_by_row
 
 
-@pytest.mark.parametrize("metadata", ["text", 5, [1, 2]])
+@pytest.mark.parametrize("metadata", ["text", 5, [1, 2], "", 0, [], np.array([1.0, 2.0])])
 def test_service_metadata_must_be_a_dict(qdb, unique_id, metadata):
     service = IndicatorPersistenceService(questdb_provider=qdb)
     bad = [IndicatorValue(timestamp=1_709_251_200.0, value=1.0), IndicatorValue(1_709_251_260.0, 2.0)]

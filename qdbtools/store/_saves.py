@@ -178,7 +178,7 @@ def _rows_per_request(rows: pd.DataFrame) -> int:
         if isinstance(dtype, pd.CategoricalDtype):
             per_row += max((len(str(c).encode()) for c in dtype.categories), default=0)
         elif getattr(dtype, "kind", None) == "O":
-            texts.append([v for v in rows[name].to_numpy().tolist() if isinstance(v, str)])
+            texts.append([v for v in pd.unique(rows[name].to_numpy()) if isinstance(v, str)])  # distinct
     longest = [max(map(len, values), default=0) for values in texts]
     if len(rows) * (per_row + 4 * sum(longest)) > REQUEST_BYTES:
         longest = [max((len(v.encode()) for v in values), default=0) for values in texts]
