@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from qdbtools.database import Database
 
 __all__ = [
+    "VALUE_ROWS",
     "Commit",
     "FullKey",
     "Key",
@@ -41,6 +42,12 @@ __all__ = [
 Key = tuple[str | None, str]  # (indicator_type, indicator_id) within one session and symbol
 FullKey = tuple[str, str, str | None, str]  # (session_id, symbol, indicator_type, indicator_id)
 MODES = ("append", "overwrite")
+
+#: The value rows (not commit markers). Not ``commit_mode IS NULL``: on the indexed column the
+#: server walks the index's NULL key, every value row of the table, and intersects it with the
+#: rows asked for (a 10k load paid ~3 ms for it, one variant across 1,000 sessions ~110 ms);
+#: on the cast it filters only the rows in the ``written_at`` intervals.
+VALUE_ROWS = "commit_mode::varchar IS NULL"
 
 
 class Commit(NamedTuple):
@@ -187,6 +194,4 @@ def saves_filter(state: dict[Key, list[Commit]], params: dict[str, Any]) -> str:
     """
     stamps = sorted({c.written_at for commits in state.values() for c in commits})
     keys = ((t, i, [c.generation for c in commits]) for (t, i), commits in state.items())
-    return f"{written_at_in(stamps, params)} AND commit_mode IS NULL AND " + _key_generation_filter(
-        keys, params
-    )
+    return f"{written_at_in(stamps, params)} AND {VALUE_ROWS} AND " + _key_generation_filter(keys, params)

@@ -20,7 +20,16 @@ from qdbtools.io.engines import read_arrow, read_frame, resolve_engine
 from qdbtools.io.literals import key_text, render_params, time_range_filter, utc_text
 from qdbtools.io.market import constant_text
 from qdbtools.names import natural_sorted
-from qdbtools.store._commits import Commit, Key, committed, in_list, live, saves_filter, written_at_in
+from qdbtools.store._commits import (
+    VALUE_ROWS,
+    Commit,
+    Key,
+    committed,
+    in_list,
+    live,
+    saves_filter,
+    written_at_in,
+)
 from qdbtools.store._missing import expand_outputs, is_missing, require_stored
 from qdbtools.store._rows import text_argument
 
@@ -334,7 +343,7 @@ def load_across_sessions(
         return pd.DataFrame({i: pd.Series(dtype="float64") for i in ids}, index=index)
     fetched = "timestamp, value, generation" + (", indicator_id" if len(ids) > 1 else "")
     params: dict[str, Any] = {"y": symbol}
-    where = "symbol = :y AND commit_mode IS NULL AND " + in_list("indicator_id", ids, "i", params)
+    where = f"symbol = :y AND {VALUE_ROWS} AND " + in_list("indicator_id", ids, "i", params)
     if variant_type is not None:
         params["t"] = variant_type
         where += " AND indicator_type = :t"
