@@ -122,8 +122,7 @@ def settled(db: Database) -> Any:
     service's 10k objects)."""
 
     def settle() -> None:
-        db.wait_until_visible("indicators")
-        db.wait_until_visible(FLOOR_TABLE)
+        db.wait_until_visible(["indicators", FLOOR_TABLE])
         gc.collect()
 
     return settle

@@ -88,10 +88,10 @@ def save_columns(db: Database, columns: VariantColumns, mode: str, *, wait: bool
         "indicator_type": columns.indicator_type,
         "indicator_id": columns.indicator_id,
     }
-    texts = zip(extra["scope"], extra["user_id"], extra["created_by"], strict=True)
     if columns.scope is None and columns.user_id is None and columns.created_by is None:
-        symbols: Iterable[dict[str, Any]] = itertools.repeat(fixed)  # one dict serves every row
+        symbols: Iterable[dict[str, Any]] = itertools.repeat(fixed, len(picks))  # one dict, every row
     else:
+        texts = zip(extra["scope"], extra["user_id"], extra["created_by"], strict=True)
         symbols = ({**fixed, "scope": s, "user_id": u, "created_by": c} for s, u, c in texts)
     rows = [
         {
@@ -107,8 +107,8 @@ def save_columns(db: Database, columns: VariantColumns, mode: str, *, wait: bool
             "at": written_at,
         }
         for stamp, name, value, conf, meta, row_symbols in zip(
-            micros.tolist(), names, values.tolist(), confidence.tolist(), metadata, symbols, strict=False
-        )  # not strict: ``symbols`` may repeat one dict without end
+            micros.tolist(), names, values.tolist(), confidence.tolist(), metadata, symbols, strict=True
+        )
     ]
     first, last = (pd.Timestamp(int(m), unit="us", tz="UTC") for m in (micros[0], micros[-1]))
     details = marker_details(len(rows), first, last, checksum)

@@ -157,6 +157,8 @@ def _commit_order(commit: Commit) -> tuple[int, int]:
 
 def live(commits: Sequence[Commit]) -> list[Commit]:
     """The saves that make a key's current state: from its last overwrite on, oldest first."""
+    if len(commits) < 2:  # most keys: one save (a listing of 50,000 keys skips the loop)
+        return list(commits)
     for position in range(len(commits) - 1, -1, -1):
         if commits[position].mode == "overwrite":
             return list(commits[position:])

@@ -157,7 +157,7 @@ def _records(db: Database, session_id: str | None, symbol: str | None) -> list[d
         if value is not None:
             key_text(column, value)
     saves = committed(db, session_id, symbol, details=True)
-    currents = {key: live(commits) if len(commits) > 1 else commits for key, commits in saves.items()}
+    currents = {key: live(commits) for key, commits in saves.items()}
     single = {
         key: details
         for key, current in currents.items()
