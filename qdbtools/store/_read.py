@@ -185,33 +185,44 @@ def load_indicators(
         ids, state = _resolved(db, session_id, symbol, asked, variant_type=variant_type, as_of=as_of)
         require_stored(db, session_id, symbol, ids, state, variant_type=variant_type, as_of=as_of)
     layered = any(len(commits) > 1 for commits in state.values())
+    # Appends layer saves, and at each timestamp the latest save's value counts. The server
+    # picks it (LATEST ON the designated written_at) unless two saves of one key share a save
+    # time; then the client orders them by generation.
+    by_server = layered and all(len({c.written_at for c in cs}) == len(cs) for cs in state.values())
+    client_layers = layered and not by_server
     if not state:
         long = _empty_long()
     else:
         params: dict[str, Any] = {"s": session_id, "y": symbol}
         where = "session_id = :s AND symbol = :y AND " + saves_filter(state, params)
         where += time_range_filter(start, end, params)
-        single = (len(state) == 1 or shape == "long") and not layered
+        single = (len(state) == 1 or shape == "long") and not client_layers
         order = "timestamp DESC" if (limit is not None and limit < 0 and single) else "timestamp"
         sql_limit = f" LIMIT {abs(limit)}" if limit is not None and single else ""
         # Columns that one key read from one save pins to one value are filled in here.
         constants: dict[str, Any] = {}
-        if len(state) == 1 and not layered:
-            ((key, (commit,)),) = state.items()
-            constants = _pinned_columns(key, commit.generation)
-        if shape == "wide" and not layered:
+        if len(state) == 1 and not client_layers:
+            ((key, commits),) = state.items()
+            constants = _pinned_columns(key, commits[0].generation)
+            if layered:
+                del constants["generation"]
+        if shape == "wide" and not client_layers:
             fetched = ["value"] if constants else ["indicator_id", "value"]
         elif shape == "wide":
             fetched = ["indicator_type", "indicator_id", "value", "generation"]
         else:
             fetched = [c for c in LONG_COLUMNS if c not in constants]
-        query = f"SELECT timestamp, {', '.join(fetched)} FROM indicators WHERE {where} ORDER BY {order}"
+        query = f"SELECT timestamp, {', '.join(fetched)} FROM indicators WHERE {where}"
+        if by_server:
+            query += " LATEST ON written_at PARTITION BY indicator_type, indicator_id, timestamp"
+            query = f"SELECT * FROM ({query})"
+        query += f" ORDER BY {order}"
         engine = resolve_engine(db.transport, engine)
         asked_for_it = ids is None or ids == [key[1] for key in state]
         if fetched == ["value"] and shape == "wide" and engine == "fast" and asked_for_it:
             return _one_variant(db, render_params(query + sql_limit, params), state)
         raw = _utc_index(read_frame(db.transport, query + sql_limit, params, engine))
-        if layered:
+        if client_layers:
             raw = _latest_per_timestamp(raw.astype({"generation": "int64"}))
         if shape == "long":
             arrays = {
@@ -240,7 +251,7 @@ def load_indicators(
             "variant_type= to choose one, or use shape='long'"
         )
     columns = ids if ids is not None else natural_sorted(set(stored_ids))
-    if len(state) == 1 and columns == stored_ids and (limit is None or not layered):
+    if len(state) == 1 and columns == stored_ids and (limit is None or not client_layers):
         # One variant: LIMIT and order were applied by the server; the index is UTC microseconds.
         return pd.DataFrame({stored_ids[0]: long["value"].to_numpy(dtype="float64")}, index=long.index)
     if len(state) == 1:
