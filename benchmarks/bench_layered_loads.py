@@ -87,29 +87,24 @@ def measure(db: Database, session_id: str, appends: int, rows: int, repeat: int)
     }
 
 
-def re_saved(db: Database, repeat: int, checkpoints: tuple[int, ...]) -> list[dict[str, Any]]:
-    session_id = "layers_resaved"
+def layered(
+    db: Database,
+    pattern: str,
+    append: Callable[[int], pd.DataFrame],
+    repeat: int,
+    checkpoints: tuple[int, ...],
+) -> list[dict[str, Any]]:
+    """An overwrite of 10k values, then ``append(k)`` for k = 1.., measured at ``checkpoints``."""
+    session_id = f"layers_{pattern}"
     db.save_indicators(series(10_000), session_id, "X", mode="overwrite")
-    rows = []
+    rows, stored = [], series(10_000)
     for appends in range(max(checkpoints) + 1):
         if appends:
-            db.save_indicators(series(10_000, value=appends), session_id, "X")
+            frame = append(appends)
+            db.save_indicators(frame, session_id, "X")
+            stored = frame.combine_first(stored)
         if appends in checkpoints:
-            rows.append({"pattern": "re-saved"} | measure(db, session_id, appends, 10_000, repeat))
-    return rows
-
-
-def grown(db: Database, repeat: int, checkpoints: tuple[int, ...]) -> list[dict[str, Any]]:
-    session_id = "layers_grown"
-    db.save_indicators(series(10_000), session_id, "X", mode="overwrite")
-    rows = []
-    for appends in range(max(checkpoints) + 1):
-        if appends:
-            db.save_indicators(series(10, offset=10_000 + 10 * (appends - 1)), session_id, "X")
-        if appends in checkpoints:
-            rows.append(
-                {"pattern": "grown"} | measure(db, session_id, appends, 10_000 + 10 * appends, repeat)
-            )
+            rows.append({"pattern": pattern} | measure(db, session_id, appends, len(stored), repeat))
     return rows
 
 
@@ -140,7 +135,10 @@ def main() -> None:
         for _ in range(20):  # warm the server's JIT up with the shapes measured below
             db.save_indicators(series(10_000), "warmup", "W", mode="overwrite")
             db.load_indicators("warmup", "W")
-        rows = re_saved(db, args.repeat, (0, 1, 5, 20)) + grown(db, args.repeat, (0, 10, 100, 400))
+        rows = layered(db, "re-saved", lambda k: series(10_000, value=k), args.repeat, (0, 1, 5, 20))
+        rows += layered(
+            db, "grown", lambda k: series(10, offset=10_000 + 10 * (k - 1)), args.repeat, (0, 10, 100, 400)
+        )
     print_table(rows)
     write_results(args.json, f"python benchmarks/bench_layered_loads.py --repeat {args.repeat}", results=rows)
 
