@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -13,9 +14,11 @@ import pandas as pd
 from qdbtools.config import Settings
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.connection import Connection
+from qdbtools.io.errors import explain_unreachable
 from qdbtools.io.literals import check_read_only
 from qdbtools.io.market import aggregate_ohlcv, list_pairs, read_ohlcv, read_ohlcv_many, read_ticks
 from qdbtools.io.status import ServerStatus, server_release, server_status
+from qdbtools.io.visibility import low_disk_note
 from qdbtools.io.writer import DEFAULT_CHUNK_ROWS, write_frame, write_ticks
 from qdbtools.store.methods import IndicatorMethods
 from qdbtools.telemetry import Telemetry, instrumented
@@ -58,6 +61,8 @@ class Database(IndicatorMethods):
         self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.transport = Connection(settings, data_root=server.root if server is not None else None)
         self._schema_ready = False
+        if server is not None:
+            explain_unreachable(settings, _why_gone(server))
 
     # -- connections --------------------------------------------------------------------
 
@@ -372,3 +377,18 @@ class Database(IndicatorMethods):
 
             require_current_schema(self)
             self._schema_ready = True
+
+
+def _why_gone(server: LocalServer) -> Callable[[], str | None]:
+    """Why ``server`` cannot be reached, if its process died (and how full its disk is)."""
+    ref = weakref.ref(server)
+
+    def explain() -> str | None:
+        found = ref()
+        note = found.exit_note() if found is not None else None
+        if note is None or found is None:
+            return None
+        disk = low_disk_note(found.root)
+        return f"{note}. {disk}" if disk else note
+
+    return explain

@@ -189,6 +189,45 @@ def test_server_down_gives_one_clear_error_quickly():
     assert "qdbtools server start" in str(info.value)
 
 
+def test_a_managed_server_that_died_is_named_in_the_error_and_starts_again(tmp_path):
+    import signal
+
+    import pandas as pd
+
+    server = LocalServer(tmp_path / "root", heap="384m").start()
+    try:
+        with Database(server.settings, server=server) as db:
+            db.migrate()
+            ticks = pd.DataFrame(
+                {
+                    "timestamp": pd.date_range("2024-03-01", periods=3, freq="s", tz="UTC"),
+                    "trade_id": [1, 2, 3],
+                    "price": [1.0, 2.0, 3.0],
+                    "volume": [1.0, 1.0, 1.0],
+                }
+            )
+            db.write_ticks(ticks, session_id="s", symbol="X")
+            pid = server.pid
+            assert pid is not None and server.exit_note() is None  # running: nothing to say
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while server.is_running and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for call in (lambda: db.fetch_rows("SELECT 1"), lambda: db.write_ticks(ticks, "s", "X")):
+                with pytest.raises(DatabaseUnavailableError) as info:
+                    call()
+                message = str(info.value)
+                assert f"the managed QuestDB server (pid {pid}) was killed by SIGKILL" in message
+                assert str(server.log_path) in message and "Start it again on the same root" in message
+                assert "qdbtools server start" not in message  # not the generic advice
+            server.start()  # as the error says: same root, same ports
+            assert db.fetch_rows("SELECT count() FROM tick_prices") == [(3,)]  # acknowledged rows kept
+        server.stop()
+        assert server.exit_note() is None  # stopped on purpose: nothing to explain
+    finally:
+        server.stop()
+
+
 def test_silent_port_times_out_within_connect_timeout():
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

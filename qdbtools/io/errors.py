@@ -6,7 +6,7 @@ import contextlib
 import http.client
 import sys
 import urllib.error
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg2
 
@@ -15,6 +15,7 @@ from qdbtools.exceptions import DatabaseUnavailableError, QueryError, WriteError
 
 __all__ = [
     "driver_errors",
+    "explain_unreachable",
     "http_errors",
     "http_status_error",
     "ingestion_errors",
@@ -41,6 +42,16 @@ _LOST_CONNECTION = (
 )
 
 
+#: What to say instead of the generic fix when a server cannot be reached, by its (host, HTTP
+#: port): the ``Database`` of a managed server registers why that server is gone.
+_EXPLAINERS: dict[tuple[str, int], Callable[[], str | None]] = {}
+
+
+def explain_unreachable(settings: Settings, explain: Callable[[], str | None]) -> None:
+    """Let ``explain()`` (cheap; None when it knows nothing) name why this server is unreachable."""
+    _EXPLAINERS[(settings.host, settings.http_port)] = explain
+
+
 def driver_errors() -> tuple[type[Exception], ...]:
     """The database drivers' error classes: psycopg2's, and SQLAlchemy's once it is imported.
 
@@ -53,8 +64,10 @@ def driver_errors() -> tuple[type[Exception], ...]:
 
 def unavailable(settings: Settings, protocol: str, reason: object) -> DatabaseUnavailableError:
     port = settings.pg_port if protocol == "PG wire" else settings.http_port
+    explain = _EXPLAINERS.get((settings.host, settings.http_port))
+    why = explain() if explain is not None else None
     return DatabaseUnavailableError(
-        f"cannot reach QuestDB {protocol} at {settings.host}:{port} ({_first_line(reason)}); {_FIX}"
+        f"cannot reach QuestDB {protocol} at {settings.host}:{port} ({_first_line(reason)}); {why or _FIX}"
     )
 
 

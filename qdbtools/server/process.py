@@ -227,6 +227,32 @@ class LocalServer:
         """The last lines of the server log."""
         return log_tail(self.log_path, lines)
 
+    def exit_note(self) -> str | None:
+        """Why the server is gone when its java process died on its own, else None.
+
+        None while it runs and after :meth:`stop`. A JVM that is still writing its crash report
+        counts as dead. Costs a ``poll`` and a ``stat``: error paths call it.
+        """
+        process = self._process
+        if process is None:
+            return None
+        code = process.poll()
+        report = self.root / "log" / f"hs_err_pid{process.pid}.log"
+        crashed = report.exists()
+        if code is None and not crashed:
+            return None
+        if code is None:
+            how = "crashed"
+        elif code < 0:
+            how = f"was killed by {_signal_name(-code)}"
+        else:
+            how = f"exited with code {code}"
+        seen = f"; the JVM's crash report is {report}" if crashed else ""
+        return (
+            f"the managed QuestDB server (pid {process.pid}) {how}{seen}; its log is {self.log_path}. "
+            f"Start it again on the same root ({self.root}): the writes it acknowledged are kept"
+        )
+
     def __enter__(self) -> LocalServer:
         return self.start()
 
@@ -376,6 +402,13 @@ def stop_background(root: Path, timeout: float = 30.0) -> ServerState | None:
     with contextlib.suppress(FileNotFoundError):
         (Path(root) / STATE_FILE).unlink()
     return state
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
