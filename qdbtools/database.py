@@ -385,8 +385,7 @@ def _why_gone(server: LocalServer) -> Callable[[], str | None]:
 
     def explain() -> str | None:
         found = ref()
-        note = found.exit_note() if found is not None else None
-        if note is None or found is None:
+        if found is None or (note := found.exit_note()) is None:
             return None
         disk = low_disk_note(found.root)
         return f"{note}. {disk}" if disk else note

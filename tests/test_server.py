@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from qdbtools.exceptions import (
     ServerStartError,
 )
 from qdbtools.server import LocalServer, ServerPorts, free_ports, jar, java, read_state
+from tests.market_data import make_ticks
 
 
 def _java_processes_with(marker: str) -> list[int]:
@@ -190,22 +192,11 @@ def test_server_down_gives_one_clear_error_quickly():
 
 
 def test_a_managed_server_that_died_is_named_in_the_error_and_starts_again(tmp_path):
-    import signal
-
-    import pandas as pd
-
     server = LocalServer(tmp_path / "root", heap="384m").start()
     try:
         with Database(server.settings, server=server) as db:
             db.migrate()
-            ticks = pd.DataFrame(
-                {
-                    "timestamp": pd.date_range("2024-03-01", periods=3, freq="s", tz="UTC"),
-                    "trade_id": [1, 2, 3],
-                    "price": [1.0, 2.0, 3.0],
-                    "volume": [1.0, 1.0, 1.0],
-                }
-            )
+            ticks = make_ticks(3)
             db.write_ticks(ticks, session_id="s", symbol="X")
             pid = server.pid
             assert pid is not None and server.exit_note() is None  # running: nothing to say

@@ -104,15 +104,14 @@ def _resolved(
     return expand_outputs(ids, state, pair_state)
 
 
-def _pinned_columns(key: Key, generation: int) -> dict[str, Any]:
-    """Builders of the long columns that one key read from one save fixes."""
+def _pinned_columns(key: Key, generation: int | None) -> dict[str, Any]:
+    """Builders of the long columns that one key fixes (``generation`` too, read from one save)."""
     indicator_type, indicator_id = key
-    pinned: dict[str, Any] = {
-        "indicator_id": partial(constant_text, indicator_id),
-        "generation": lambda rows: pd.Series(
+    pinned: dict[str, Any] = {"indicator_id": partial(constant_text, indicator_id)}
+    if generation is not None:
+        pinned["generation"] = lambda rows: pd.Series(
             pd.array(np.full(rows, generation, dtype="int64"), dtype="Int64")
-        ),
-    }
+        )
     if indicator_type is not None:
         pinned["indicator_type"] = partial(constant_text, indicator_type)
     return pinned
@@ -203,9 +202,7 @@ def load_indicators(
         constants: dict[str, Any] = {}
         if len(state) == 1 and not client_layers:
             ((key, commits),) = state.items()
-            constants = _pinned_columns(key, commits[0].generation)
-            if layered:
-                del constants["generation"]
+            constants = _pinned_columns(key, None if layered else commits[0].generation)
         if shape == "wide" and not client_layers:
             fetched = ["value"] if constants else ["indicator_id", "value"]
         elif shape == "wide":
