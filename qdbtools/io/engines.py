@@ -63,9 +63,17 @@ def read_parquet_export(conn: Connection, sql: str) -> pd.DataFrame:
     return table.to_pandas(types_mapper=dtypes.get)
 
 
+#: Below this many bytes a Parquet answer is decoded on the calling thread: handing a small
+#: file to pyarrow's thread pool cost more than decoding it (10k values: 0.21 against 0.09 ms
+#: on an idle machine, ~0.6 ms while the server is busy on the same cores).
+_THREADED_DECODE_BYTES = 4 << 20
+
+
 def read_arrow(conn: Connection, sql: str) -> pa.Table:
     """``sql``'s result as an Arrow table, through the server's Parquet export."""
-    return pq.ParquetFile(pa.BufferReader(export_parquet(conn, sql))).read()
+    payload = export_parquet(conn, sql)
+    threaded = len(payload) >= _THREADED_DECODE_BYTES
+    return pq.ParquetFile(pa.BufferReader(payload)).read(use_threads=threaded)
 
 
 def export_parquet(conn: Connection, sql: str) -> bytes:
