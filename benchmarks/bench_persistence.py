@@ -86,14 +86,24 @@ LOOP = asyncio.new_event_loop()
 
 
 def measure_rounds(
-    section: str, cases: list[tuple[str, str, Any]], repeat: int, settle: Any = None
+    section: str,
+    cases: list[tuple[str, str, Any]],
+    repeat: int,
+    settle: Any = None,
+    warmup: bool = False,
 ) -> list[dict[str, Any]]:
     """Time each case ``repeat`` times, in rounds of one run of every case.
 
     Rounds put the floor and the saves side by side, so the machine's drift hits them alike.
-    ``settle`` (untimed) runs before each run: see :func:`settled`.
+    ``settle`` (untimed) runs before each run: see :func:`settled`. ``warmup``: one untimed
+    round first (for cases measured a few times, whose first run compiles a new query shape).
     """
     times: list[list[float]] = [[] for _ in cases]
+    if warmup:
+        for _, _, action in cases:
+            outcome = action(0)
+            if asyncio.iscoroutine(outcome):
+                LOOP.run_until_complete(outcome)
     for i in range(repeat):
         for (_, _, action), measured in zip(cases, times, strict=True):
             if settle is not None:
@@ -386,7 +396,7 @@ def run_scale(
             lambda i: reader.list_indicators(session_id=one, as_frame=False),
         ),
     )
-    results = measure_rounds("scale", heavy, repeat)
+    results = measure_rounds("scale", heavy, repeat, warmup=True)
     results += measure_rounds("scale", reads, runs) + measure_rounds("scale", writes, runs)
     across = db.load_across_sessions("SYM3", "RSI_14")
     assert len(across) == 200 * sessions, len(across)

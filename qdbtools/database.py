@@ -79,10 +79,11 @@ class Database(IndicatorMethods):
         """Run one small read query and return its rows as tuples (see :mod:`qdbtools.io.plain`)."""
         return self.transport.fetch_rows(query, params)
 
-    def wait_for_own_writes(self, tables: Iterable[str], *, timeout: float = 60.0) -> None:
+    def wait_for_own_writes(self, tables: Iterable[str] | None = None, *, timeout: float = 60.0) -> None:
         """Wait until this database's own acknowledged writes to ``tables`` are visible.
 
-        Costs nothing (no query) when this database has written nothing unapplied to them.
+        ``tables`` None: every table it wrote to. Costs nothing (no query) when this database
+        has written nothing unapplied to them; other writers' rows are not waited for.
         """
         self.transport.wait_for_own_writes(tables, timeout=timeout)
 

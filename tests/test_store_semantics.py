@@ -76,6 +76,30 @@ def test_the_listing_as_records_holds_what_the_frame_holds(qdb, unique_id):
     ]
 
 
+def test_a_listing_column_wise_equals_the_listing_key_by_key(qdb, unique_id, monkeypatch):
+    """Many markers are listed column-wise (numpy), few key by key: both give the same listing."""
+    import qdbtools.store._listing as listing
+
+    session, other = unique_id, f"{unique_id}_it's \\ %é"
+    qdb.save_indicators(series(5, 1.0).rename(columns={"RSI_14": "RSI_10"}).assign(RSI_7=2.0), session, "X")
+    qdb.save_indicators(series(4, 3.0), session, "X", mode="overwrite")  # one save
+    qdb.save_indicators(series(3, 4.0, start="2024-03-02"), session, "X")  # layered on it: counted
+    for day in range(2):  # appended only
+        qdb.save_indicators(series(2, float(day), start=f"2024-03-0{day + 1}"), session, "Y")
+    qdb.save_indicators(series(6, 5.0), session, "Y", mode="overwrite")  # overwrite after appends: one save
+    qdb.save_indicators(series(2, 6.0), other, "Ω 'q'", variant_type="général")
+    by_key = qdb.list_indicators(session), qdb.list_indicators(session, as_frame=False)
+    by_key_other = qdb.list_indicators(other), qdb.list_indicators(other, as_frame=False)
+    monkeypatch.setattr(listing, "COLUMNWISE_FROM", 0)
+    pd.testing.assert_frame_equal(qdb.list_indicators(session), by_key[0])
+    assert qdb.list_indicators(session, as_frame=False) == by_key[1]
+    pd.testing.assert_frame_equal(qdb.list_indicators(other), by_key_other[0])
+    assert qdb.list_indicators(other, as_frame=False) == by_key_other[1]
+    rows = {(r["symbol"], r["indicator_id"]): r["rows"] for r in by_key[1]}
+    assert rows == {("X", "RSI_7"): 5, ("X", "RSI_10"): 5, ("X", "RSI_14"): 7, ("Y", "RSI_14"): 6}
+    assert [r["indicator_id"] for r in by_key[1]][:2] == ["RSI_7", "RSI_10"]
+
+
 def test_read_your_writes_waits_only_for_this_databases_unapplied_writes(qdb, unique_id, monkeypatch):
     waits: list[list[str]] = []
     real = qdbtools.io.connection.wait_until_visible
@@ -103,6 +127,27 @@ def test_wait_true_returns_when_every_reader_sees_the_save(qdb, unique_id):
     with Database(qdb.settings) as writer, Database(qdb.settings) as reader:
         writer.save_indicators(frame, unique_id, "X", mode="overwrite", wait=True)
         pd.testing.assert_frame_equal(reader.load_indicators(unique_id, "X"), frame, check_freq=False)
+
+
+def test_waiting_for_all_own_writes_makes_them_visible_to_other_databases(qdb, unique_id, monkeypatch):
+    waits: list[list[str]] = []
+    real = qdbtools.io.connection.wait_until_visible
+
+    def counting(run_query, tables, **kwargs):
+        waits.append(sorted(tables))
+        return real(run_query, tables, **kwargs)
+
+    monkeypatch.setattr(qdbtools.io.connection, "wait_until_visible", counting)
+    frame = series(3000, seed=6)
+    with Database(qdb.settings) as writer, Database(qdb.settings) as reader:
+        writer.wait_for_own_writes()
+        assert waits == []  # nothing written: no query
+        writer.save_indicators(frame, unique_id, "X", mode="overwrite")
+        writer.wait_for_own_writes()
+        assert waits == [["indicators"]]
+        pd.testing.assert_frame_equal(reader.load_indicators(unique_id, "X"), frame, check_freq=False)
+        writer.wait_for_own_writes()
+        assert waits == [["indicators"]]  # already seen applied: no second query
 
 
 def test_skip_unchanged_adds_no_history(qdb, unique_id):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import qdbtools
-from qdbtools.cli._options import add_connection_options, add_json_option, connect
+from qdbtools.cli._options import add_connection_options, add_json_option, connected
 from qdbtools.cli._output import show
 from qdbtools.exceptions import InvalidInputError
 
@@ -90,7 +90,7 @@ def _compute(args: argparse.Namespace) -> int:
             "compute needs SESSION SYMBOL VARIANT..., or --all/--pairs FILE and VARIANT..."
         )
     variants = args.targets if many else args.targets[2:]
-    with connect(args) as db:
+    with connected(args) as db:
         engine = qdbtools.OfflineIndicatorEngine(
             db, variant_type=args.variant_type, created_by="qdbtools compute"
         )

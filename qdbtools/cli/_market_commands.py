@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from qdbtools.cli._options import add_connection_options, add_json_option, connect
+from qdbtools.cli._options import add_connection_options, add_json_option, connected
 from qdbtools.cli._output import show
 from qdbtools.exceptions import InvalidInputError, NoDataError
 from qdbtools.io.market import INTERVALS
@@ -121,7 +121,7 @@ def read_ticks_file(path: Path) -> pd.DataFrame:
 
 def _write_ticks(args: argparse.Namespace) -> int:
     frame = read_ticks_file(args.file)
-    with connect(args) as db:
+    with connected(args) as db:
         try:
             result = db.write_ticks(frame, args.session, args.symbol)
         except InvalidInputError as exc:
@@ -138,7 +138,7 @@ def _write_ticks(args: argparse.Namespace) -> int:
 
 def _aggregate(args: argparse.Namespace) -> int:
     intervals = args.interval or ["1m"]
-    with connect(args) as db:
+    with connected(args) as db:
         rows = [
             {
                 "session_id": args.session_id,

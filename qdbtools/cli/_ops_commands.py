@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from qdbtools.cli._options import add_connection_options, add_json_option, connect
+from qdbtools.cli._options import add_connection_options, add_json_option, connected
 from qdbtools.cli._output import print_json, records, show
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def register(commands: Commands) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    with connect(args) as db:
+    with connected(args) as db:
         status = db.status()
     if args.json:
         print_json(
@@ -88,7 +88,7 @@ def _status(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from qdbtools.health import check_health
 
-    with connect(args) as db:
+    with connected(args) as db:
         report = check_health(db, latency_ms=args.latency, error_rate=args.error_rate, loads=args.loads)
     if args.json:
         print_json(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, TypeAlias
 
 import qdbtools
 
-__all__ = ["add_connection_options", "add_json_option", "connect"]
+__all__ = ["add_connection_options", "add_json_option", "connect", "connected"]
 
 if TYPE_CHECKING:
     #: The subparsers object that each command module adds its commands to.
@@ -32,3 +34,15 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 def connect(args: argparse.Namespace) -> qdbtools.Database:
     """The database that ``--conf``/``--url`` name, else the configured or embedded default."""
     return qdbtools.connect(args.conf, url=args.url) if (args.conf or args.url) else qdbtools.connect()
+
+
+@contextlib.contextmanager
+def connected(args: argparse.Namespace) -> Iterator[qdbtools.Database]:
+    """:func:`connect` for one command, closed after it.
+
+    A command that wrote returns once its rows are visible (bounded, like every wait): the
+    next command runs in another process, which would not see rows still being applied.
+    """
+    with connect(args) as db:
+        yield db
+        db.wait_for_own_writes()

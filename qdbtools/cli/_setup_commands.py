@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qdbtools.cli._options import add_connection_options, connect
+from qdbtools.cli._options import add_connection_options, connected
 from qdbtools.session import embedded_root
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def register(commands: Commands) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    with connect(args) as db:
+    with connected(args) as db:
         report = db.migrate()
     applied = ", ".join(f"{v:03d}" for v in report.applied) or "none"
     print(f"applied: {applied}; already applied: {len(report.already_applied)}")
@@ -84,16 +84,16 @@ def _migrate(args: argparse.Namespace) -> int:
 def _migrate_csv(args: argparse.Namespace) -> int:
     from qdbtools.legacy.migrate import migrate_csv
 
-    db = connect(args)
-    run = migrate_csv(
-        db,
-        args.data_dir,
-        dry_run=args.dry_run,
-        backup=args.backup,
-        report=args.report,
-        progress=not args.no_progress,
-        replace_newer=args.replace_newer,
-    )
+    with connected(args) as db:
+        run = migrate_csv(
+            db,
+            args.data_dir,
+            dry_run=args.dry_run,
+            backup=args.backup,
+            report=args.report,
+            progress=not args.no_progress,
+            replace_newer=args.replace_newer,
+        )
     print(f"report: {args.report}")
     print_migration_report(run)
     if not run.ok:
@@ -127,7 +127,7 @@ def _demo(args: argparse.Namespace) -> int:
     from qdbtools.demo import find_samples, run_demo
 
     data = args.data or find_samples()
-    with connect(args) as db:
+    with connected(args) as db:
         print(f"QuestDB at {db.settings.address}")
         if not (args.conf or args.url):
             print(f"managed server root: {embedded_root()} (stop it with `qdbtools server stop`)")

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING
 
-from qdbtools.cli._options import add_connection_options, add_json_option, connect
+from qdbtools.cli._options import add_connection_options, add_json_option, connected
 from qdbtools.cli._output import show
 from qdbtools.exceptions import NoDataError
 
@@ -95,14 +95,14 @@ def _filters(session: str | None, symbol: str | None) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    with connect(args) as db:
+    with connected(args) as db:
         frame = db.list_indicators(args.session, args.symbol)
     show(frame, as_json=args.json, empty=f"no indicators stored{_filters(args.session, args.symbol)}")
     return 0
 
 
 def _history(args: argparse.Namespace) -> int:
-    with connect(args) as db:
+    with connected(args) as db:
         frame = db.indicator_history(
             args.session_id, args.symbol, args.variant_id, variant_type=args.variant_type
         )
@@ -119,7 +119,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    with connect(args) as db:
+    with connected(args) as db:
         result = db.prune(
             args.session,
             args.symbol,

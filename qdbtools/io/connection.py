@@ -214,8 +214,8 @@ class Connection:
         """Record that this process committed rows to ``table`` that may not be applied yet."""
         self._unapplied.note(table)
 
-    def wait_for_own_writes(self, tables: Iterable[str], *, timeout: float = 60.0) -> None:
-        """Wait until this connection's own acknowledged writes to ``tables`` are visible.
+    def wait_for_own_writes(self, tables: Iterable[str] | None = None, *, timeout: float = 60.0) -> None:
+        """Wait until this connection's own acknowledged writes to ``tables`` (None: all) are visible.
 
         Costs nothing (no query) when nothing unapplied was written to them.
         """

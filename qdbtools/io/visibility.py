@@ -101,9 +101,11 @@ class UnappliedWrites:
         with self._lock:
             self._versions[table] = self._versions.get(table, 0) + 1
 
-    def pending(self, tables: Iterable[str]) -> dict[str, int]:
-        """The versions of those of ``tables`` that have unapplied writes."""
+    def pending(self, tables: Iterable[str] | None = None) -> dict[str, int]:
+        """The versions of those of ``tables`` (None: of all) that have unapplied writes."""
         with self._lock:
+            if tables is None:
+                return dict(self._versions)
             return {t: self._versions[t] for t in tables if t in self._versions}
 
     def forget(self, noted: dict[str, int]) -> None:

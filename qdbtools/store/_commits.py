@@ -32,9 +32,11 @@ __all__ = [
     "FullKey",
     "Key",
     "committed",
+    "group_commits",
     "in_list",
     "live",
     "marker_query",
+    "marker_rows",
     "saves_filter",
     "written_at_in",
 ]
@@ -134,13 +136,34 @@ def committed(
     """
     if variant_ids is not None and not variant_ids:
         return {}
+    rows = marker_rows(
+        db, session_id, symbol, variant_ids, variant_type=variant_type, as_of=as_of, details=details
+    )
+    return group_commits(rows, details=details)
+
+
+def marker_rows(
+    db: Database,
+    session_id: str | None = None,
+    symbol: str | None = None,
+    variant_ids: Sequence[str] | None = None,
+    *,
+    variant_type: str | None = None,
+    as_of: Any = None,
+    details: bool = False,
+) -> list[tuple[Any, ...]]:
+    """The rows of :func:`marker_query`, after this database's own unapplied saves are visible."""
     db.require_schema()
     db.wait_for_own_writes(["indicators"])
     query, params = marker_query(
         session_id, symbol, variant_ids, variant_type=variant_type, as_of=as_of, details=details
     )
     with step("markers"):
-        rows = db.fetch_rows(query, params)
+        return db.fetch_rows(query, params)
+
+
+def group_commits(rows: Iterable[Sequence[Any]], *, details: bool = False) -> dict[FullKey, list[Commit]]:
+    """:func:`marker_rows` as each key's saves, oldest first."""
     saves: dict[FullKey, list[Commit]] = {}
     for row in rows:
         commit = Commit(row[4], row[5], row[6], row[7] if details else None, row[8] if details else None)

@@ -8,6 +8,7 @@ table, with one grouped query per session and symbol.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -15,11 +16,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.json as pa_json
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.literals import key_text
-from qdbtools.names import naturally_sorted_keys
-from qdbtools.store._commits import Commit, Key, committed, live, saves_filter
+from qdbtools.names import natural_key, naturally_sorted_keys
+from qdbtools.store._commits import (
+    Commit,
+    FullKey,
+    Key,
+    committed,
+    group_commits,
+    live,
+    marker_rows,
+    saves_filter,
+)
 from qdbtools.store._rows import text_argument
 
 if TYPE_CHECKING:
@@ -152,11 +163,8 @@ class _Times:
         return found
 
 
-def _records(db: Database, session_id: str | None, symbol: str | None) -> list[dict[str, Any]]:
-    for column, value in (("session_id", session_id), ("symbol", symbol)):
-        if value is not None:
-            key_text(column, value)
-    saves = committed(db, session_id, symbol, details=True)
+def _records(saves: dict[FullKey, list[Commit]], db: Database) -> list[dict[str, Any]]:
+    """One record per key, key by key (few keys: a session's)."""
     currents = {key: live(commits) for key, commits in saves.items()}
     single = {
         key: details
@@ -197,20 +205,137 @@ def _records(db: Database, session_id: str | None, symbol: str | None) -> list[d
     return records
 
 
-def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    columns: dict[str, Any] = {
+def _frame(columns: Mapping[str, Any]) -> pd.DataFrame:
+    """The listing frame of its columns (lists or arrays, in any form ``_columns_of`` gives)."""
+    built: dict[str, Any] = {
         # pandas-stubs lack the dtype= of pandas 3 and take only pa.string() arrays.
         name: pd.arrays.ArrowStringArray(  # type: ignore[call-arg]
-            pa.array([r[name] for r in records], pa.large_string()),  # type: ignore[arg-type]
+            pa.array(columns[name], pa.large_string()),  # type: ignore[arg-type]
             dtype=_TEXT,
         )
         for name in _TEXT_COLUMNS
     }
-    columns["generation"] = np.array([r["generation"] for r in records], dtype="int64")
-    columns["rows"] = np.array([r["rows"] for r in records], dtype="int64")
+    for name in ("generation", "rows"):
+        built[name] = np.asarray(columns[name], dtype="int64")
     for name in _TIME_COLUMNS:
-        columns[name] = pd.DatetimeIndex([r[name] for r in records], dtype=_TIME)
-    return pd.DataFrame({name: columns[name] for name in LISTING_COLUMNS}, copy=False)
+        built[name] = pd.DatetimeIndex(columns[name], dtype=_TIME)
+    return pd.DataFrame({name: built[name] for name in LISTING_COLUMNS}, copy=False)
+
+
+def _columns_of(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [r[name] for r in records] for name in LISTING_COLUMNS}
+
+
+def _records_of(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Column-wise figures as records: ints, str/None and aware UTC datetimes/None."""
+    lists: list[list[Any]] = []
+    for name in LISTING_COLUMNS:
+        column = columns[name]
+        if name in _TIME_COLUMNS:
+            times = pd.DatetimeIndex(column, dtype=_TIME)
+            moments = times.to_pydatetime().tolist()
+            lists.append([None if missing else m for m, missing in zip(moments, times.isna(), strict=True)])
+        else:
+            lists.append(column.tolist() if isinstance(column, np.ndarray) else list(column))
+    return [dict(zip(LISTING_COLUMNS, row, strict=True)) for row in zip(*lists, strict=True)]
+
+
+#: From this many commit markers on, a listing is computed column-wise (numpy) instead of key
+#: by key: 50,000 keys in ~0.26 s instead of ~0.88 s; a session's 50 are faster key by key.
+COLUMNWISE_FROM = 2048
+
+
+def _natural_ranks(codes: np.ndarray, uniques: Any) -> np.ndarray:
+    """The rank of each factorized value among the distinct ones in natural order (:func:`natural_key`)."""
+    names = [*uniques.tolist(), None]  # code -1 (None) picks the last
+    ranks = np.empty(len(names), dtype="int64")
+    ranks[sorted(range(len(names)), key=lambda i: natural_key(names[i]))] = np.arange(len(names))
+    ranked: np.ndarray = ranks[codes]
+    return ranked
+
+
+# pyarrow-stubs type the factories' results as object.
+_DETAILS = pa.schema({"rows": pa.int64(), "first": pa.string(), "last": pa.string()})  # type: ignore[arg-type]
+
+
+def _marker_figures(texts: list[str]) -> pa.Table:
+    """``rows``, ``first`` and ``last`` of commit markers' JSON details, parsed by pyarrow."""
+    options = pa_json.ParseOptions(explicit_schema=_DETAILS, unexpected_field_behavior="ignore")
+    lines = "\n".join(texts).encode()
+    return pa_json.read_json(io.BytesIO(lines), parse_options=options)
+
+
+def _columnwise(rows: list[tuple[Any, ...]], db: Database) -> dict[str, Any]:
+    """The listing's columns from the markers' rows, without a Python object per key.
+
+    The same rules as :func:`_records`: a key's state is its saves from its last overwrite on;
+    a state of one save takes its figures from that save's marker, others are counted.
+    """
+    sessions, symbols, types, ids, written, generations, modes, details, _ = (
+        np.fromiter((row[i] for row in rows), dtype=object, count=len(rows)) for i in range(9)
+    )
+    written = written.astype("int64")
+    generations = generations.astype("int64")
+    factorized = [pd.factorize(column, use_na_sentinel=True) for column in (sessions, symbols, types, ids)]
+    codes = [c for c, _ in factorized]
+    order = np.lexsort((generations, written, *reversed(codes)))
+    codes = [c[order] for c in codes]
+    sessions, symbols, types, ids = sessions[order], symbols[order], types[order], ids[order]
+    written, generations, modes, details = written[order], generations[order], modes[order], details[order]
+    count = len(order)
+    starts_mask = np.ones(count, dtype=bool)
+    starts_mask[1:] = np.logical_or.reduce([c[1:] != c[:-1] for c in codes])
+    starts = np.flatnonzero(starts_mask)
+    ends = np.r_[starts[1:], count]
+    last = ends - 1
+    # The state of a key starts at its last overwrite (or its first save): a running maximum
+    # of those positions, read at each key's last save.
+    positions = np.where((modes == "overwrite") | starts_mask, np.arange(count), -1)
+    state_start = np.maximum.accumulate(positions)[last]
+    marker_text = details[last]
+    has_text = np.fromiter(map(bool, marker_text.tolist()), dtype=bool, count=len(last))
+    single = np.flatnonzero((ends - state_start == 1) & has_text)
+    figures = _marker_figures(marker_text[single].tolist())
+    counted = figures.column("rows").is_valid().to_numpy(zero_copy_only=False)
+    from_marker = single[counted]
+    keys = len(last)
+    row_counts = np.zeros(keys, dtype="int64")
+    firsts = np.full(keys, np.datetime64("NaT", "us"))
+    lasts = np.full(keys, np.datetime64("NaT", "us"))
+    counted_figures = figures.filter(pa.array(counted))
+    row_counts[from_marker] = counted_figures.column("rows").to_numpy()
+    for target, name in ((firsts, "first"), (lasts, "last")):
+        stamps = counted_figures.column(name).cast(pa.timestamp("us", tz="UTC"))
+        target[from_marker] = stamps.cast(pa.timestamp("us")).to_numpy()  # UTC, naive
+    to_count = np.setdiff1d(np.arange(keys), from_marker, assume_unique=True)
+    states: dict[tuple[str, str], dict[Key, list[Commit]]] = {}
+    position_of: dict[FullKey, int] = {}
+    for k in to_count.tolist():
+        full_key = (sessions[last[k]], symbols[last[k]], types[last[k]], ids[last[k]])
+        position_of[full_key] = k
+        states.setdefault(full_key[:2], {})[full_key[2:]] = [
+            Commit(int(written[i]), int(generations[i]), modes[i], None, None)
+            for i in range(state_start[k], ends[k])
+        ]
+    for full_key, (rows_counted, first, last_ts) in _state_stats(db, states).items():
+        k = position_of[full_key]
+        row_counts[k] = rows_counted
+        firsts[k] = np.datetime64(first, "us") if first is not None else np.datetime64("NaT", "us")
+        lasts[k] = np.datetime64(last_ts, "us") if last_ts is not None else np.datetime64("NaT", "us")
+    key_columns = [column[last] for column in (sessions, symbols, types, ids)]
+    ranks = [_natural_ranks(c[last], uniques) for c, (_, uniques) in zip(codes, factorized, strict=True)]
+    natural = np.lexsort(ranks[::-1])
+    return {
+        "session_id": key_columns[0][natural],
+        "symbol": key_columns[1][natural],
+        "indicator_type": key_columns[2][natural],
+        "indicator_id": key_columns[3][natural],
+        "generation": generations[last][natural],
+        "committed_at": pd.DatetimeIndex(written[last][natural].astype("datetime64[us]")).tz_localize("UTC"),
+        "rows": row_counts[natural],
+        "first_timestamp": pd.DatetimeIndex(firsts[natural]).tz_localize("UTC"),
+        "last_timestamp": pd.DatetimeIndex(lasts[natural]).tz_localize("UTC"),
+    }
 
 
 def list_indicators(
@@ -220,5 +345,12 @@ def list_indicators(
 
     See :meth:`qdbtools.Database.list_indicators`.
     """
-    records = _records(db, session_id, symbol)
-    return _frame(records) if as_frame else records
+    for column, value in (("session_id", session_id), ("symbol", symbol)):
+        if value is not None:
+            key_text(column, value)
+    rows = marker_rows(db, session_id, symbol, details=True)
+    if rows and len(rows) >= COLUMNWISE_FROM:
+        columns = _columnwise(rows, db)
+        return _frame(columns) if as_frame else _records_of(columns)
+    records = _records(group_commits(rows, details=True), db)
+    return _frame(_columns_of(records)) if as_frame else records
