@@ -100,15 +100,21 @@ def test_a_listing_column_wise_equals_the_listing_key_by_key(qdb, unique_id, mon
     assert [r["indicator_id"] for r in by_key[1]][:2] == ["RSI_7", "RSI_10"]
 
 
-def test_read_your_writes_waits_only_for_this_databases_unapplied_writes(qdb, unique_id, monkeypatch):
-    waits: list[list[str]] = []
+@pytest.fixture
+def waits(monkeypatch) -> list[list[str]]:
+    """The tables of every wait for visibility (a ``wal_tables()`` query), in order."""
+    seen: list[list[str]] = []
     real = qdbtools.io.connection.wait_until_visible
 
     def counting(run_query, tables, **kwargs):
-        waits.append(list(tables))
+        seen.append(sorted(tables))
         return real(run_query, tables, **kwargs)
 
     monkeypatch.setattr(qdbtools.io.connection, "wait_until_visible", counting)
+    return seen
+
+
+def test_read_your_writes_waits_only_for_this_databases_unapplied_writes(qdb, unique_id, waits):
     with Database(qdb.settings) as db:
         db.load_indicators(unique_id, "X", missing_ok=True)
         assert waits == []  # nothing written: no wal_tables() query at all
@@ -129,15 +135,7 @@ def test_wait_true_returns_when_every_reader_sees_the_save(qdb, unique_id):
         pd.testing.assert_frame_equal(reader.load_indicators(unique_id, "X"), frame, check_freq=False)
 
 
-def test_waiting_for_all_own_writes_makes_them_visible_to_other_databases(qdb, unique_id, monkeypatch):
-    waits: list[list[str]] = []
-    real = qdbtools.io.connection.wait_until_visible
-
-    def counting(run_query, tables, **kwargs):
-        waits.append(sorted(tables))
-        return real(run_query, tables, **kwargs)
-
-    monkeypatch.setattr(qdbtools.io.connection, "wait_until_visible", counting)
+def test_waiting_for_all_own_writes_makes_them_visible_to_other_databases(qdb, unique_id, waits):
     frame = series(3000, seed=6)
     with Database(qdb.settings) as writer, Database(qdb.settings) as reader:
         writer.wait_for_own_writes()

@@ -136,28 +136,16 @@ def committed(
     """
     if variant_ids is not None and not variant_ids:
         return {}
-    rows = marker_rows(
-        db, session_id, symbol, variant_ids, variant_type=variant_type, as_of=as_of, details=details
-    )
-    return group_commits(rows, details=details)
-
-
-def marker_rows(
-    db: Database,
-    session_id: str | None = None,
-    symbol: str | None = None,
-    variant_ids: Sequence[str] | None = None,
-    *,
-    variant_type: str | None = None,
-    as_of: Any = None,
-    details: bool = False,
-) -> list[tuple[Any, ...]]:
-    """The rows of :func:`marker_query`, after this database's own unapplied saves are visible."""
-    db.require_schema()
-    db.wait_for_own_writes(["indicators"])
     query, params = marker_query(
         session_id, symbol, variant_ids, variant_type=variant_type, as_of=as_of, details=details
     )
+    return group_commits(marker_rows(db, query, params), details=details)
+
+
+def marker_rows(db: Database, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a :func:`marker_query`, after this database's own unapplied saves are visible."""
+    db.require_schema()
+    db.wait_for_own_writes(["indicators"])
     with step("markers"):
         return db.fetch_rows(query, params)
 

@@ -28,6 +28,7 @@ from qdbtools.store._commits import (
     committed,
     group_commits,
     live,
+    marker_query,
     marker_rows,
     saves_filter,
 )
@@ -348,7 +349,7 @@ def list_indicators(
     for column, value in (("session_id", session_id), ("symbol", symbol)):
         if value is not None:
             key_text(column, value)
-    rows = marker_rows(db, session_id, symbol, details=True)
+    rows = marker_rows(db, *marker_query(session_id, symbol, details=True))
     if rows and len(rows) >= COLUMNWISE_FROM:
         columns = _columnwise(rows, db)
         return _frame(columns) if as_frame else _records_of(columns)
