@@ -10,9 +10,11 @@ import psycopg2
 import pytest
 
 import qdbtools.io.connection
+from qdbtools.cli import main as cli_main
 from qdbtools.database import Database
+from qdbtools.io.literals import render_params
 from qdbtools.schema import MARKER_SESSION_COLUMN
-from qdbtools.store import SYMBOL_COLUMNS
+from qdbtools.store import SYMBOL_COLUMNS, current_values_sql
 from qdbtools.store._commits import marker_query
 
 
@@ -174,6 +176,18 @@ def _orphan(db: Database, session_id: str, value: float, n: int) -> None:
     db.write_frame(rows, "indicators", at="written_at", symbols=SYMBOL_COLUMNS, wait=True)
 
 
+def _plain_connection(db: Database) -> psycopg2.extensions.connection:
+    """A psycopg2 connection as any SQL tool opens one (no qdbtools in between)."""
+    settings = db.settings
+    return psycopg2.connect(
+        host=settings.host,
+        port=settings.pg_port,
+        user=settings.username,
+        password=settings.password,
+        dbname=settings.database,
+    )
+
+
 def test_indicators_current_shows_plain_sql_users_only_current_values(qdb, unique_id):
     for round_ in range(6):
         qdb.save_indicators(series(500, float(round_)), unique_id, "X", mode="overwrite")
@@ -181,14 +195,7 @@ def test_indicators_current_shows_plain_sql_users_only_current_values(qdb, uniqu
     _orphan(qdb, unique_id, -999.0, 500)
     qdb.save_indicators(series(20, 1.0).rename(columns={"RSI_14": "RSI_140"}), unique_id, "X")
     qdb.wait_until_visible("indicators")
-    settings = qdb.settings
-    conn = psycopg2.connect(
-        host=settings.host,
-        port=settings.pg_port,
-        user=settings.username,
-        password=settings.password,
-        dbname=settings.database,
-    )
+    conn = _plain_connection(qdb)
     try:
         with conn.cursor() as cursor:
             cursor.execute(
@@ -214,6 +221,37 @@ def test_indicators_current_shows_plain_sql_users_only_current_values(qdb, uniqu
         ).iat[0, 0]
     )
     assert raw == 6 * 500 + 10 + 500 + 20  # the history table keeps every save and the orphan
+
+
+def test_the_current_values_sql_of_a_session_returns_what_the_view_returns(qdb, unique_id, capsys):
+    session = f"{unique_id} it's \\ %é"
+    for round_ in range(2):
+        qdb.save_indicators(series(50, float(round_)).assign(EMA_12=7.0), session, "X", mode="overwrite")
+    qdb.save_indicators(series(5, 9.0, start="2024-03-01 00:45"), session, "X")  # layered on top
+    _orphan(qdb, session, -999.0, 20)
+    qdb.save_indicators(series(10, 3.0), session, "Y 'q'", mode="overwrite")
+    qdb.save_indicators(series(10, 4.0), f"{session}_other", "X", mode="overwrite")
+    qdb.wait_until_visible("indicators")
+    assert cli_main(["current-sql", session, "--symbol", "X"]) == 0
+    printed = capsys.readouterr().out
+    order = " ORDER BY symbol, indicator_id, timestamp"
+    conn = _plain_connection(qdb)
+    try:
+        with conn.cursor() as cursor:
+            # psycopg2 doubles a backslash in a bound value (QuestDB keeps both): a literal.
+            where = render_params("session_id = :s", {"s": session})
+            cursor.execute(f"SELECT * FROM indicators_current WHERE {where}" + order)
+            view = cursor.fetchall()
+            cursor.execute(f"SELECT * FROM ({current_values_sql(session)})" + order)
+            whole = cursor.fetchall()
+            cursor.execute(f"SELECT * FROM ({printed.strip()})" + order)
+            one_symbol = cursor.fetchall()
+    finally:
+        conn.close()
+    assert len(view) == 50 + 50 + 10 and whole == view  # RSI_14 and EMA_12 of X, RSI_14 of Y
+    assert one_symbol == [row for row in view if row[2] == "X"] and len(one_symbol) == 100
+    rsi = [row[6] for row in one_symbol if row[4] == "RSI_14"]
+    assert rsi == [1.0] * 45 + [9.0] * 5  # the second overwrite, the append on top, no orphan
 
 
 @pytest.mark.parametrize("engine", ["fast", "sqlalchemy"])

@@ -1,4 +1,4 @@
-"""``qdbtools list``, ``history`` and ``prune``: the stored indicator values, over the Database API."""
+"""``qdbtools list``, ``history``, ``current-sql`` and ``prune``: the stored indicator values."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ expected. Database.prune does the same from Python.
 
 
 def register(commands: Commands) -> None:
-    """Add ``list``, ``history`` and ``prune`` to the subparsers ``commands``."""
+    """Add ``list``, ``history``, ``current-sql`` and ``prune`` to the subparsers ``commands``."""
     listing = commands.add_parser(
         "list",
         help="list the stored indicator variants (rows, first/last time, last save)",
@@ -41,6 +41,18 @@ def register(commands: Commands) -> None:
     add_json_option(listing)
     add_connection_options(listing)
     listing.set_defaults(handler=_list)
+
+    current = commands.add_parser(
+        "current-sql",
+        help="print a SQL query of one session's current values, for Grafana, psql or the console",
+        description="Print one SELECT of the current values of one session (and symbol), with the "
+        "columns and the rules of the view indicators_current. The view applies a WHERE only after "
+        "computing every session's current values (seconds on a large table); this query filters "
+        "inside, through the commit markers' session index. Nothing is sent to the server.",
+    )
+    current.add_argument("session_id", metavar="SESSION")
+    current.add_argument("--symbol", metavar="SYMBOL", help="only this symbol")
+    current.set_defaults(handler=_current_sql)
 
     history = commands.add_parser(
         "history",
@@ -137,4 +149,11 @@ def _prune(args: argparse.Namespace) -> int:
         print(f"dry run: nothing was removed{where}; run again with --yes to remove these rows")
     else:
         print(f"removed {result.rows_removed:,} rows{where}")
+    return 0
+
+
+def _current_sql(args: argparse.Namespace) -> int:
+    from qdbtools.store import current_values_sql
+
+    print(current_values_sql(args.session_id, args.symbol))
     return 0

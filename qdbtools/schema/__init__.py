@@ -58,6 +58,7 @@ from qdbtools.schema._layout import (
     ADOPT_ROWS,
     ADOPT_VARIANTS,
     AGGREGATED_OHLCV_DDL,
+    CURRENT_VALUES_TEMPLATE,
     CURRENT_VIEW_DDL,
     CURRENT_VIEW_SQL,
     GENERATION_KEYS,
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
     from qdbtools.database import Database
 
 __all__ = [
+    "CURRENT_VALUES_TEMPLATE",
     "CURRENT_VIEW_SQL",
     "GENERATION_KEYS",
     "INDICATOR_COLUMNS",

@@ -166,10 +166,11 @@ def relayout_indicators(db: Database) -> None:
 #: Each variant's current values: the saves since its last overwrite (all of them when it was
 #: only ever appended), only saves whose commit marker is visible, and at each timestamp the
 #: value of the latest of those saves. One query reads markers and values together.
-CURRENT_VIEW_SQL = """
+#: ``{markers}`` selects the commit markers and ``{values}`` the value rows (``v``) it reads.
+CURRENT_VALUES_TEMPLATE = """
 WITH marks AS (
     SELECT written_at, session_id, symbol, indicator_type, indicator_id, generation, commit_mode
-    FROM indicators WHERE commit_mode IN ('overwrite', 'append')
+    FROM indicators WHERE {markers}
 ),
 base AS (
     SELECT session_id, symbol, indicator_type, indicator_id, max(written_at) AS since
@@ -182,12 +183,16 @@ live AS (
 ),
 saved AS (
     SELECT v.* FROM indicators v JOIN live l ON (session_id, symbol, indicator_type, indicator_id, generation)
-    WHERE v.commit_mode IS NULL
+    WHERE {values}
 )
 SELECT timestamp, session_id, symbol, indicator_type, indicator_id, indicator_name, value, confidence,
        metadata, scope, user_id, created_by
 FROM saved
 LATEST ON written_at PARTITION BY session_id, symbol, indicator_type, indicator_id, timestamp"""
+
+CURRENT_VIEW_SQL = CURRENT_VALUES_TEMPLATE.format(
+    markers="commit_mode IN ('overwrite', 'append')", values="v.commit_mode IS NULL"
+)
 
 CURRENT_VIEW_DDL = f"CREATE OR REPLACE VIEW indicators_current AS ({CURRENT_VIEW_SQL})"
 

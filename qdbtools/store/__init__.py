@@ -21,6 +21,7 @@ argument is in ``docs/design/persistence.md``.
 
 from qdbtools.store._columns import save_columns
 from qdbtools.store._commits import Commit, committed, live
+from qdbtools.store._current_sql import current_values_sql
 from qdbtools.store._listing import LISTING_COLUMNS, indicator_info, list_indicators
 from qdbtools.store._prune import PruneResult, prune
 from qdbtools.store._read import LONG_COLUMNS, history, load_across_sessions, load_indicators
@@ -46,6 +47,7 @@ __all__ = [
     "SaveResult",
     "VariantColumns",
     "committed",
+    "current_values_sql",
     "history",
     "indicator_info",
     "list_indicators",
