@@ -15,7 +15,14 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-__all__ = ["close_matches", "natural_key", "natural_sorted", "naturally_sorted_keys", "nearby"]
+__all__ = [
+    "close_matches",
+    "natural_key",
+    "natural_ranks",
+    "natural_sorted",
+    "naturally_sorted_keys",
+    "nearby",
+]
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -63,13 +70,15 @@ def _sorted_by_keys(keys: list[K]) -> list[K]:
     return sorted(keys, key=lambda k: tuple(map(_cached_natural_key, k)))
 
 
+def natural_ranks(names: Iterable[str | None]) -> dict[str | None, int]:
+    """Each distinct name's rank in natural order (:func:`natural_key`; None first)."""
+    return {name: rank for rank, name in enumerate(sorted(set(names), key=natural_key))}
+
+
 def _sorted_by_ranks(keys: list[K]) -> list[K]:
     if not keys:
         return keys
-    ranks = [
-        {name: rank for rank, name in enumerate(sorted({k[i] for k in keys}, key=natural_key))}
-        for i in range(len(keys[0]))
-    ]
+    ranks = [natural_ranks(k[i] for k in keys) for i in range(len(keys[0]))]
     return sorted(keys, key=lambda k: tuple(map(dict.__getitem__, ranks, k)))
 
 

@@ -20,7 +20,7 @@ import pyarrow.json as pa_json
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.literals import key_text
-from qdbtools.names import natural_key, naturally_sorted_keys
+from qdbtools.names import natural_ranks, naturally_sorted_keys
 from qdbtools.store._commits import (
     Commit,
     FullKey,
@@ -247,11 +247,10 @@ COLUMNWISE_FROM = 2048
 
 
 def _natural_ranks(codes: np.ndarray, uniques: Any) -> np.ndarray:
-    """The rank of each factorized value among the distinct ones in natural order (:func:`natural_key`)."""
+    """The rank of each factorized value among the distinct ones in natural order."""
     names = [*uniques.tolist(), None]  # code -1 (None) picks the last
-    ranks = np.empty(len(names), dtype="int64")
-    ranks[sorted(range(len(names)), key=lambda i: natural_key(names[i]))] = np.arange(len(names))
-    ranked: np.ndarray = ranks[codes]
+    rank = natural_ranks(names)
+    ranked: np.ndarray = np.array([rank[name] for name in names], dtype="int64")[codes]
     return ranked
 
 
@@ -321,8 +320,7 @@ def _columnwise(rows: list[tuple[Any, ...]], db: Database) -> dict[str, Any]:
     for full_key, (rows_counted, first, last_ts) in _state_stats(db, states).items():
         k = position_of[full_key]
         row_counts[k] = rows_counted
-        firsts[k] = np.datetime64(first, "us") if first is not None else np.datetime64("NaT", "us")
-        lasts[k] = np.datetime64(last_ts, "us") if last_ts is not None else np.datetime64("NaT", "us")
+        firsts[k], lasts[k] = np.datetime64(first, "us"), np.datetime64(last_ts, "us")  # None: NaT
     key_columns = [column[last] for column in (sessions, symbols, types, ids)]
     ranks = [_natural_ranks(c[last], uniques) for c, (_, uniques) in zip(codes, factorized, strict=True)]
     natural = np.lexsort(ranks[::-1])
