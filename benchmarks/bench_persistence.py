@@ -315,6 +315,7 @@ def run_scale(
     columns_100 = values_to_columns(appends[0], *key, "general")
     steps.prepare(columns_100)
     one = session_ids[len(session_ids) // 2]
+    others = [session_ids[(len(session_ids) // 2 + 1 + i) % len(session_ids)] for i in range(runs + 1)]
     marker_sql, marker_params = marker_query(one, details=True)
 
     # The reads go through a Database that wrote nothing: in rounds, the one that appends
@@ -349,6 +350,16 @@ def run_scale(
             "records",
             "info for every variant of one session (list_indicators as_frame=False)",
             lambda i: reader.list_indicators(session_id=one, as_frame=False),
+        ),
+        (
+            "legacy csv",
+            "info of one session, another session each run (50 get_file_info)",
+            lambda i: [legacy.get_file_info(others[i], y, n) for y in symbols for n in indicators],
+        ),
+        (
+            "records",
+            "info of one session, another session each run (nothing decoded before)",
+            lambda i: reader.list_indicators(session_id=others[i], as_frame=False),
         ),
         (
             "floor",

@@ -52,14 +52,17 @@ K = TypeVar("K", bound=Sequence[str | None])
 #: Up to this many keys are sorted by their parts' (cached) natural keys; more by ranks.
 _RANKED_FROM = 2048
 
-_cached_natural_key = functools.lru_cache(maxsize=1 << 16)(natural_key)
+
+@functools.lru_cache(maxsize=1 << 16)
+def _natural_parts(key: Sequence[str | None]) -> tuple[tuple[tuple[str | int, ...], str], ...]:
+    return tuple(map(natural_key, key))
 
 
 def naturally_sorted_keys(keys: Iterable[K]) -> list[K]:
     """Tuples of names (``(session, symbol, type, id)``) sorted part by part in natural order.
 
-    A few keys (one session's) compare by their parts' natural keys, cached across calls, so a
-    listing of 50 pays microseconds. Many keys rank each distinct part once instead, so
+    A few keys (one session's) compare by their parts' natural keys, cached per key across
+    calls, so a listing of 50 pays microseconds. Many keys rank each distinct part once instead, so
     50,000 keys of a few thousand distinct names sort as fast as plain tuples of ints.
     """
     keys = list(keys)
@@ -67,7 +70,13 @@ def naturally_sorted_keys(keys: Iterable[K]) -> list[K]:
 
 
 def _sorted_by_keys(keys: list[K]) -> list[K]:
-    return sorted(keys, key=lambda k: tuple(map(_cached_natural_key, k)))
+    return list(_sorted_few(tuple(keys)))
+
+
+@functools.lru_cache(maxsize=256)
+def _sorted_few(keys: tuple[K, ...]) -> tuple[K, ...]:
+    """The sort of a few keys, kept: one session's keys come back from the server alike each time."""
+    return tuple(sorted(keys, key=_natural_parts))
 
 
 def natural_ranks(names: Iterable[str | None]) -> dict[str | None, int]:

@@ -352,6 +352,33 @@ def test_a_layered_load_keeps_each_timestamps_latest_save_past_later_rows(qdb, u
         pd.testing.assert_frame_equal(back_then, _as_loaded(then))
 
 
+def test_a_save_sharing_its_microsecond_loads_exactly_its_values(qdb, unique_id, monkeypatch):
+    """A single-key save is read by its save time alone (no server-side filter, so no new query
+    to compile); saves of other processes in the same microsecond stay out, by generation, and
+    one that even shares the generation (another key) sends the load to the filtered read."""
+    import qdbtools.store._read as read
+    import qdbtools.store._saves as saves
+
+    filtered_reads = []
+    real = read._one_variant
+    monkeypatch.setattr(read, "_one_variant", lambda *a: filtered_reads.append(a[1]) or real(*a))
+    micros = saves.new_generation() // 1000
+    generations = iter([micros * 1000 + 1, micros * 1000 + 2, micros * 1000 + 1])
+    monkeypatch.setattr(saves, "new_generation", lambda: next(generations))
+    mine = series(50, seed=3)
+    qdb.save_indicators(mine, unique_id, "X", mode="overwrite")
+    other = series(30, 1.0).rename(columns={"RSI_14": "SMA_5"})
+    qdb.save_indicators(other, unique_id, "Y", mode="overwrite")  # same microsecond, another save
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X", "RSI_14"), mine, check_freq=False)
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "Y", "SMA_5"), other, check_freq=False)
+    assert filtered_reads == []
+
+    qdb.save_indicators(series(20, 2.0), unique_id, "Z", mode="overwrite")  # its generation too
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X", "RSI_14"), mine, check_freq=False)
+    assert len(filtered_reads) == 1 and "generation IN" in filtered_reads[0]
+    assert qdb.load_indicators(unique_id, "Z")["RSI_14"].tolist() == [2.0] * 20
+
+
 def test_saves_of_one_key_in_one_microsecond_are_layered_by_generation(qdb, unique_id, monkeypatch):
     """Two processes may save one key in the same microsecond (their generations then differ
     in the random digits): a load orders such saves by generation, as commit order says, not

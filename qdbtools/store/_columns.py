@@ -111,7 +111,7 @@ def save_columns(db: Database, columns: VariantColumns, mode: str, *, wait: bool
         )
     ]
     first, last = (pd.Timestamp(int(m), unit="us", tz="UTC") for m in (micros[0], micros[-1]))
-    details = marker_details(len(rows), first, last, checksum)
+    details = marker_details(len(rows), first, last, checksum, 1)
     committed_at = pd.Timestamp(generation // 1000, unit="us", tz="UTC")
     marker = marker_row(
         key, columns.session_id, columns.symbol, mode, details, generation, committed_at.to_pydatetime(), None

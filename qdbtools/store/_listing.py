@@ -135,33 +135,62 @@ def _server_time(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
-class _Times:
-    """Aware UTC datetimes of one listing, each distinct one made once.
+_MISSING: Any = object()
 
-    The keys of one save share its commit time and mostly their first/last timestamps, and a
-    datetime costs microseconds: a session's 50 variants need about a tenth of them.
+
+class _Decoded:
+    """What listings have decoded, kept across calls: a commit marker never changes once written.
+
+    A marker's JSON details always give the same figures and a commit time the same datetime,
+    so a session listed again (a notebook's or a dashboard's refresh) decodes none of them a
+    second time. Bounded: emptied when it would hold more than :attr:`LIMIT` entries.
     """
 
-    def __init__(self) -> None:
-        self._micros: dict[int, dt.datetime] = {}
-        self._texts: dict[str, dt.datetime] = {}
+    LIMIT = 1 << 16
 
-    def of_micros(self, micros: int) -> dt.datetime:
-        found = self._micros.get(micros)
+    def __init__(self) -> None:
+        self._figures: dict[str, tuple[int, dt.datetime | None, dt.datetime | None] | None] = {}
+        self._moments: dict[int, dt.datetime] = {}
+
+    def figures(
+        self, texts: list[str]
+    ) -> dict[str, tuple[int, dt.datetime | None, dt.datetime | None] | None]:
+        """(rows, first, last) of each marker's details; None where they hold no row count."""
+        known = self._figures
+        found = {text: known.get(text, _MISSING) for text in texts}
+        missing = [text for text, figures in found.items() if figures is _MISSING]
+        if missing:
+            if len(known) + len(missing) > self.LIMIT:
+                known.clear()
+            # One parse of all the new markers' details: ~3x faster than one json.loads each.
+            for text, details in zip(missing, json.loads("[" + ",".join(missing) + "]"), strict=True):
+                rows = details.get("rows")
+                figures = (
+                    None
+                    if rows is None
+                    else (rows, _iso_time(details.get("first")), _iso_time(details.get("last")))
+                )
+                found[text] = known[text] = figures
+        return found
+
+    def moment(self, micros: int) -> dt.datetime:
+        """Microseconds since the epoch as an aware UTC datetime."""
+        found = self._moments.get(micros)
         if found is None:
+            if len(self._moments) >= self.LIMIT:
+                self._moments.clear()
             seconds, fraction = divmod(micros, 1_000_000)
             found = dt.datetime.fromtimestamp(seconds, dt.UTC).replace(microsecond=fraction)
-            self._micros[micros] = found
+            self._moments[micros] = found
         return found
 
-    def of_text(self, text: str | None) -> dt.datetime | None:
-        """A commit marker's ISO text (``utc_text``)."""
-        if text is None:
-            return None
-        found = self._texts.get(text)
-        if found is None:
-            found = self._texts[text] = dt.datetime.fromisoformat(text)
-        return found
+
+def _iso_time(text: str | None) -> dt.datetime | None:
+    """A commit marker's ISO text (``utc_text``) as an aware UTC datetime."""
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+_DECODED = _Decoded()
 
 
 def _records(saves: dict[FullKey, list[Commit]], db: Database) -> list[dict[str, Any]]:
@@ -172,14 +201,8 @@ def _records(saves: dict[FullKey, list[Commit]], db: Database) -> list[dict[str,
         for key, current in currents.items()
         if len(current) == 1 and (details := current[0].details)
     }
-    times = _Times()
-    # One parse of all the markers' details: ~3x faster than one json.loads per marker.
-    parsed = json.loads("[" + ",".join(single.values()) + "]")
-    figures = {
-        key: (found["rows"], times.of_text(found.get("first")), times.of_text(found.get("last")))
-        for key, found in zip(single, parsed, strict=True)
-        if found.get("rows") is not None
-    }
+    decoded = _DECODED.figures(list(single.values()))
+    figures = {key: found for key, text in single.items() if (found := decoded[text]) is not None}
     layered: dict[tuple[str, str], dict[Key, list[Commit]]] = {}
     for key, current in currents.items():
         if key not in figures:
@@ -197,7 +220,7 @@ def _records(saves: dict[FullKey, list[Commit]], db: Database) -> list[dict[str,
                 "indicator_type": key[2],
                 "indicator_id": key[3],
                 "generation": last_save.generation,
-                "committed_at": times.of_micros(last_save.written_at),
+                "committed_at": _DECODED.moment(last_save.written_at),
                 "rows": rows,
                 "first_timestamp": first,
                 "last_timestamp": last,

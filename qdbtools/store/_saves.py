@@ -161,9 +161,15 @@ def marker_row(
     return {"symbols": symbols, "columns": columns, "at": written_at}
 
 
-def marker_details(rows: int, first: Any, last: Any, checksum: str) -> dict[str, Any]:
-    """What a marker records of its save's values of one key."""
-    return {"rows": rows, "first": utc_text(first), "last": utc_text(last), "checksum": checksum}
+def marker_details(rows: int, first: Any, last: Any, checksum: str, keys: int) -> dict[str, Any]:
+    """What a marker records of its save's values of one key (``keys``: how many its save wrote)."""
+    return {
+        "rows": rows,
+        "first": utc_text(first),
+        "last": utc_text(last),
+        "checksum": checksum,
+        "keys": keys,
+    }
 
 
 def _rows_per_request(rows: pd.DataFrame) -> int:
@@ -292,7 +298,7 @@ def save_rows(
     markers = []
     for key, block in blocks.items():
         stamps = rows["timestamp"].iloc[block]
-        details = marker_details(len(stamps), stamps.iloc[0], stamps.iloc[-1], checksums[key])
+        details = marker_details(len(stamps), stamps.iloc[0], stamps.iloc[-1], checksums[key], len(blocks))
         markers.append(
             marker_row(
                 key, session_id, symbol, mode, details, generation, written_at.to_pydatetime(), created_by
