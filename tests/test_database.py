@@ -44,6 +44,29 @@ def test_values_travel_as_bind_parameters_never_as_sql(qdb, unique_id):
     assert "tick_prices" in qdb.tables()
 
 
+def test_small_queries_bind_values_on_the_server_exactly_as_given(qdb, unique_id):
+    """fetch_rows (markers, listings) binds values apart from the text: backslashes, quotes,
+    ``%`` and placeholder look-alikes arrive as given, and the query keeps its ``%``."""
+    table = f"{unique_id}_bound"
+    qdb.execute(
+        f"CREATE TABLE {table} (timestamp TIMESTAMP, s SYMBOL, v VARCHAR) "
+        "TIMESTAMP(timestamp) PARTITION BY DAY WAL"
+    )
+    odd = [*NASTY, "%s", "%(s)s", "100%", "a\\b\\", "ü'%\\"]
+    for i, value in enumerate(odd):
+        qdb.execute(
+            f"INSERT INTO {table} VALUES (:ts, :s, :s)",
+            {"ts": f"2024-01-01T00:{i:02d}:00.000000Z", "s": value},
+        )
+    qdb.wait_until_visible(table)
+    for value in odd:
+        rows = qdb.fetch_rows(f"SELECT s, v, '%' AS pct FROM {table} WHERE s = :s AND v = :s", {"s": value})
+        assert rows == [(value, value, "%")]
+    stamp = pd.Timestamp("2024-01-01T00:01:00", tz="UTC")
+    assert qdb.fetch_rows(f"SELECT count() FROM {table} WHERE timestamp <= :t", {"t": stamp}) == [(2,)]
+    assert qdb.fetch_rows("SELECT 7 % 4") == [(3,)]
+
+
 @pytest.mark.parametrize(
     "statement",
     [

@@ -89,8 +89,21 @@ class Connection:
         import questdb_connect
 
         settings = self.settings
+        if plain:
+            import psycopg
+
+            return psycopg.connect(
+                host=settings.host,
+                port=settings.pg_port,
+                user=settings.username,
+                password=settings.password,
+                dbname=settings.database,
+                connect_timeout=max(2, round(settings.connect_timeout)),
+                autocommit=True,
+                prepare_threshold=None,
+            )
         conn = psycopg2.connect(
-            cursor_factory=None if plain else questdb_cursor(),
+            cursor_factory=questdb_cursor(),
             host=settings.host,
             port=settings.pg_port,
             user=settings.username,
@@ -98,9 +111,6 @@ class Connection:
             dbname=settings.database,
             connect_timeout=max(2, round(settings.connect_timeout)),
         )
-        if plain:
-            conn.autocommit = True
-            return conn
         questdb_connect.get_keywords_list(conn)
         questdb_connect.get_functions_list(conn)
         return conn

@@ -8,6 +8,7 @@ import sys
 import urllib.error
 from collections.abc import Callable, Iterator
 
+import psycopg
 import psycopg2
 
 from qdbtools.config import Settings
@@ -53,13 +54,14 @@ def explain_unreachable(settings: Settings, explain: Callable[[], str | None]) -
 
 
 def driver_errors() -> tuple[type[Exception], ...]:
-    """The database drivers' error classes: psycopg2's, and SQLAlchemy's once it is imported.
+    """The database drivers' error classes: psycopg2's and psycopg's, and SQLAlchemy's once imported.
 
     SQLAlchemy is imported only when a pooled connection is first used; before that none of
     its errors can be raised, so it is not imported for them.
     """
     sa_exc = sys.modules.get("sqlalchemy.exc")
-    return (psycopg2.Error,) if sa_exc is None else (sa_exc.DBAPIError, psycopg2.Error)
+    drivers = (psycopg2.Error, psycopg.Error)
+    return drivers if sa_exc is None else (sa_exc.DBAPIError, *drivers)
 
 
 def unavailable(settings: Settings, protocol: str, reason: object) -> DatabaseUnavailableError:
@@ -73,7 +75,7 @@ def unavailable(settings: Settings, protocol: str, reason: object) -> DatabaseUn
 
 @contextlib.contextmanager
 def sql_errors(settings: Settings, statement: str = "") -> Iterator[None]:
-    """Translate SQLAlchemy/psycopg2 errors raised inside the block."""
+    """Translate SQLAlchemy, psycopg2 and psycopg errors raised inside the block."""
     # questdb-connect's cursor lets psycopg2 errors through without SQLAlchemy's wrapper.
     try:
         yield
@@ -81,7 +83,11 @@ def sql_errors(settings: Settings, statement: str = "") -> Iterator[None]:
         orig = getattr(exc, "orig", None)
         message = str(orig) if orig is not None else str(exc)
         invalidated = getattr(exc, "connection_invalidated", False)
-        if invalidated or isinstance(exc, psycopg2.OperationalError) or _lost(message):
+        if (
+            invalidated
+            or isinstance(exc, psycopg2.OperationalError | psycopg.OperationalError)
+            or _lost(message)
+        ):
             raise unavailable(settings, "PG wire", message) from exc
         shown = f" in {_shorten(statement)!r}" if statement else ""
         raise QueryError(f"QuestDB rejected the statement{shown}: {_first_line(message)}") from exc

@@ -1,8 +1,10 @@
-"""Values as QuestDB SQL text, for the one path that has no bind parameters (HTTP export).
+"""Values of ``:name`` parameters: as SQL literals for the path without bind parameters (HTTP
+export), or as bound values for the PG wire's server-side binding.
 
 Every value is rendered by type into a literal the server cannot read as SQL: strings are
 single-quoted with quotes doubled, timestamps become ISO-8601 UTC strings, numbers are
-``repr`` of a real int/float. Anything else is refused.
+``repr`` of a real int/float. Anything else is refused. :func:`bind_params` checks values by
+the same rules and leaves them to the driver to send apart from the query text.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pandas.api.typing import NaTType
 from qdbtools.exceptions import InvalidInputError
 
 __all__ = [
+    "bind_params",
     "check_read_only",
     "key_text",
     "render_params",
@@ -86,10 +89,13 @@ def _literal(value: Any, name: str) -> str:
     raise InvalidInputError(f"parameter {name} has unsupported type {type(value).__name__}")
 
 
+_QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
+
+
 def render_params(query: str, params: Mapping[str, Any]) -> str:
     """Replace ``:name`` placeholders outside quotes with literals of ``params``."""
     out: list[str] = []
-    for i, part in enumerate(re.split(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")", query)):
+    for i, part in enumerate(_QUOTED.split(query)):
         if i % 2:
             out.append(part)
             continue
@@ -102,6 +108,52 @@ def render_params(query: str, params: Mapping[str, Any]) -> str:
 
         out.append(_PARAM.sub(substitute, part))
     return "".join(out)
+
+
+def _bound(value: Any, name: str) -> Any:
+    """A parameter's value as the driver binds it (the types and checks of :func:`_literal`)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"parameter {name}={value!r} is not a finite number")
+        return float(value)
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return utc_text(to_utc_timestamp(value, name))
+    if isinstance(value, str):
+        return sendable_text(f"parameter {name}", value)
+    raise InvalidInputError(f"parameter {name} has unsupported type {type(value).__name__}")
+
+
+def bind_params(query: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """``query`` with ``:name`` placeholders as the driver's ``%(name)s``, and their values.
+
+    The values travel apart from the text, so one query shape is one text for the server
+    (which caches what it compiled by text) whatever the values. Without placeholders the
+    query is returned as it is, with None: a ``%`` in it is then not a placeholder.
+    """
+    out: list[str] = []
+    values: dict[str, Any] = {}
+    for i, part in enumerate(_QUOTED.split(query)):
+        if i % 2:
+            out.append(part.replace("%", "%%"))
+            continue
+
+        def substitute(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key not in params:
+                raise InvalidInputError(f"no value given for parameter :{key}")
+            values[key] = _bound(params[key], key)
+            return f"%({key})s"
+
+        out.append(_PARAM.sub(substitute, part.replace("%", "%%")))
+    if not values:
+        return query, None
+    return "".join(out), values
 
 
 def sendable_text(name: str, value: str) -> str:
