@@ -379,6 +379,34 @@ def test_a_save_sharing_its_microsecond_loads_exactly_its_values(qdb, unique_id,
     assert qdb.load_indicators(unique_id, "Z")["RSI_14"].tolist() == [2.0] * 20
 
 
+@pytest.mark.parametrize("details", ["before keys", "not json"])
+def test_a_marker_without_the_keys_count_loads_through_the_filtered_read(
+    qdb, unique_id, monkeypatch, details
+):
+    """Markers written before they counted their save's keys (or not by this store) never take
+    the read by save time alone: the filtered read returns the same values."""
+    import qdbtools.store._read as read
+    import qdbtools.store._saves as saves
+
+    filtered_reads = []
+    real_read, real_row = read._one_variant, saves.marker_row
+    monkeypatch.setattr(read, "_one_variant", lambda *a: filtered_reads.append(a[1]) or real_read(*a))
+
+    def old_marker(key, session_id, symbol, mode, figures, *rest):
+        row = real_row(
+            key, session_id, symbol, mode, {k: v for k, v in figures.items() if k != "keys"}, *rest
+        )
+        if details == "not json":
+            row["columns"]["metadata"] = "{not json"
+        return row
+
+    monkeypatch.setattr(saves, "marker_row", old_marker)
+    mine = series(40, seed=4)
+    qdb.save_indicators(mine, unique_id, "X", mode="overwrite")
+    pd.testing.assert_frame_equal(qdb.load_indicators(unique_id, "X", "RSI_14"), mine, check_freq=False)
+    assert len(filtered_reads) == 1
+
+
 def test_saves_of_one_key_in_one_microsecond_are_layered_by_generation(qdb, unique_id, monkeypatch):
     """Two processes may save one key in the same microsecond (their generations then differ
     in the random digits): a load orders such saves by generation, as commit order says, not

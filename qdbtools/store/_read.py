@@ -170,8 +170,11 @@ def _save_alone(db: Database, commit: Commit, indicator_id: str) -> pd.DataFrame
     save in the same microsecond: the generation and a non-NULL value (markers have none) keep
     this save's, and their count must be the marker's, else the filtered read decides.
     """
-    figures = json.loads(commit.details) if commit.details else {}
-    if figures.get("keys") != 1 or not isinstance(figures.get("rows"), int):
+    try:
+        figures = json.loads(commit.details) if commit.details else {}
+    except ValueError:
+        return None  # not a marker this store wrote: the filtered read does not depend on it
+    if not isinstance(figures, dict) or figures.get("keys") != 1 or not isinstance(figures.get("rows"), int):
         return None  # several keys share the save's microsecond (or a marker from before "keys")
     params: dict[str, Any] = {}
     where = written_at_in([commit.written_at], params)
