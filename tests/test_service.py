@@ -279,3 +279,23 @@ def test_a_notebook_save_without_a_variant_type_never_replaces_the_systems_value
         qdb.load_indicators(unique_id, "BTC_USDT", ["RSI_14"], variant_type="custom")["RSI_14"].tolist()
         == [70.0] * 5
     )
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_converting_frames_to_values_leaves_the_garbage_collector_as_it_found_it(enabled):
+    import gc
+
+    from qdbtools.service import frame_to_values, values_to_frame
+
+    values = [IndicatorValue(1_709_251_200.0 + 60 * i, float(i), metadata={"i": i}) for i in range(100)]
+    frame = values_to_frame(values, "RSI_14", "general")
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        back = frame_to_values(frame)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert [(v.timestamp, v.value, v.metadata) for v in back] == [
+        (v.timestamp, v.value, v.metadata) for v in values
+    ]
