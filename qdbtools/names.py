@@ -70,13 +70,18 @@ def naturally_sorted_keys(keys: Iterable[K]) -> list[K]:
 
 
 def _sorted_by_keys(keys: list[K]) -> list[K]:
-    return list(_sorted_few(tuple(keys)))
+    try:
+        order = _order_of_few(tuple(map(tuple, keys)))
+    except TypeError:  # a part that cannot be hashed
+        return sorted(keys, key=lambda k: tuple(map(natural_key, k)))
+    return [keys[i] for i in order]
 
 
 @functools.lru_cache(maxsize=256)
-def _sorted_few(keys: tuple[K, ...]) -> tuple[K, ...]:
-    """The sort of a few keys, kept: one session's keys come back from the server alike each time."""
-    return tuple(sorted(keys, key=_natural_parts))
+def _order_of_few(keys: tuple[tuple[str | None, ...], ...]) -> tuple[int, ...]:
+    """The positions of a few keys in sorted order, kept: one session's keys come back from
+    the server alike each time."""
+    return tuple(sorted(range(len(keys)), key=lambda i: _natural_parts(keys[i])))
 
 
 def natural_ranks(names: Iterable[str | None]) -> dict[str | None, int]:

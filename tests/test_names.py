@@ -72,3 +72,12 @@ def test_few_and_many_keys_sort_alike(keys):
         == names._sorted_by_ranks(keys)
         == sorted(keys, key=lambda k: tuple(map(natural_key, k)))
     )
+
+
+def test_a_few_keys_sort_whatever_their_sequence_type_and_come_back_as_given():
+    lists = [["s", "RSI_10"], ["s", "RSI_7"]]
+    assert naturally_sorted_keys(lists) == [["s", "RSI_7"], ["s", "RSI_10"]]
+    assert naturally_sorted_keys(lists)[0] is lists[1]
+    tuples = [("s", "RSI_10"), ("s", "RSI_7")]
+    assert naturally_sorted_keys(tuples)[1] is tuples[0]
+    assert naturally_sorted_keys([("s", None), ("s", "a")]) == [("s", None), ("s", "a")]

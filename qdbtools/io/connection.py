@@ -91,8 +91,9 @@ class Connection:
         settings = self.settings
         if plain:
             import psycopg
+            from psycopg.types.numeric import Int8Dumper
 
-            return psycopg.connect(
+            plain_conn = psycopg.connect(
                 host=settings.host,
                 port=settings.pg_port,
                 user=settings.username,
@@ -102,6 +103,10 @@ class Connection:
                 autocommit=True,
                 prepare_threshold=None,
             )
+            # psycopg types an int by its size (int2/int4/int8): one query shape would be
+            # several cached compiles on the server, which keys them by parameter types too.
+            plain_conn.adapters.register_dumper(int, Int8Dumper)
+            return plain_conn
         conn = psycopg2.connect(
             cursor_factory=questdb_cursor(),
             host=settings.host,

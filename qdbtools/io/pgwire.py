@@ -15,6 +15,7 @@ import contextlib
 import functools
 import heapq
 import itertools
+import logging
 import os
 import socket
 import threading
@@ -29,6 +30,8 @@ from qdbtools.exceptions import DatabaseTimeoutError
 from qdbtools.io.literals import sendable_text
 
 __all__ = ["answer_within", "questdb_cursor", "quote_strings"]
+
+log = logging.getLogger(__name__)
 
 
 class _Watchdog:
@@ -69,7 +72,10 @@ class _Watchdog:
                     self._wake.wait(deadline - time.monotonic())
                     continue
                 heapq.heappop(self._due)
-            callback()
+            try:
+                callback()
+            except Exception:  # one failed expiry must not end the thread every other deadline needs
+                log.exception("the PG wire watchdog's callback failed")
 
 
 _WATCHDOG = _Watchdog()
@@ -88,7 +94,8 @@ def answer_within(dbapi_connection: Any, seconds: float, settings: Settings) -> 
 
     def expire() -> None:
         expired.set()
-        with contextlib.suppress(OSError):
+        # OSError: the socket is gone; psycopg's OperationalError: the connection was closed.
+        with contextlib.suppress(Exception):
             sock = socket.socket(fileno=os.dup(dbapi_connection.fileno()))
             try:
                 sock.shutdown(socket.SHUT_RDWR)

@@ -88,5 +88,7 @@ class PlainQueries:
             conns, self._open = self._open, set()
         self._local = threading.local()
         for conn in conns:
-            with contextlib.suppress(Exception):
+            # psycopg's close() does not wait for a query running in another thread: the
+            # connection's lock does (bounded by query_timeout, the watchdog's deadline).
+            with conn.lock, contextlib.suppress(Exception):
                 conn.close()

@@ -231,3 +231,7 @@ def _frame_to_values(frame: pd.DataFrame) -> list[IndicatorValue]:
             IndicatorValue, seconds, values, confidences, ids, types, names, metadata, scopes, users, creators
         )
     )
+
+
+for _public in (IndicatorValue, frame_to_values, values_to_columns, values_to_frame, values_to_rows):
+    _public.__module__ = "qdbtools.service"  # where users import them from (and pickles find them)

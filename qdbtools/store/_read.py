@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from qdbtools.exceptions import InvalidInputError
 from qdbtools.io.engines import read_arrow, read_frame, resolve_engine
@@ -183,9 +185,8 @@ def _save_alone(db: Database, commit: Commit, indicator_id: str) -> pd.DataFrame
         render_params(f"SELECT timestamp, value, generation FROM indicators WHERE {where}", params),
     )
     value = table.column("value")
-    keep = table.column("generation").to_numpy(zero_copy_only=False) == commit.generation
-    if value.null_count:
-        keep &= value.is_valid().to_numpy(zero_copy_only=False)
+    ours = pc.equal(table.column("generation"), pa.scalar(commit.generation, pa.int64()))  # exact: int64
+    keep = pc.and_(ours, value.is_valid()).fill_null(False).to_numpy(zero_copy_only=False)
     if int(keep.sum()) != figures["rows"]:
         return None
     stamps = table.column("timestamp").to_numpy()[keep]
