@@ -89,33 +89,24 @@ class Connection:
         import questdb_connect
 
         settings = self.settings
+        libpq: dict[str, Any] = {
+            "host": settings.host,
+            "port": settings.pg_port,
+            "user": settings.username,
+            "password": settings.password,
+            "dbname": settings.database,
+            "connect_timeout": max(2, round(settings.connect_timeout)),
+        }
         if plain:
             import psycopg
             from psycopg.types.numeric import Int8Dumper
 
-            plain_conn = psycopg.connect(
-                host=settings.host,
-                port=settings.pg_port,
-                user=settings.username,
-                password=settings.password,
-                dbname=settings.database,
-                connect_timeout=max(2, round(settings.connect_timeout)),
-                autocommit=True,
-                prepare_threshold=None,
-            )
+            plain_conn = psycopg.connect(**libpq, autocommit=True, prepare_threshold=None)
             # psycopg types an int by its size (int2/int4/int8): one query shape would be
             # several cached compiles on the server, which keys them by parameter types too.
             plain_conn.adapters.register_dumper(int, Int8Dumper)
             return plain_conn
-        conn = psycopg2.connect(
-            cursor_factory=questdb_cursor(),
-            host=settings.host,
-            port=settings.pg_port,
-            user=settings.username,
-            password=settings.password,
-            dbname=settings.database,
-            connect_timeout=max(2, round(settings.connect_timeout)),
-        )
+        conn = psycopg2.connect(cursor_factory=questdb_cursor(), **libpq)
         questdb_connect.get_keywords_list(conn)
         questdb_connect.get_functions_list(conn)
         return conn
