@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -71,47 +71,8 @@ def utc_text(ts: pd.Timestamp) -> str:
     return f"{np.datetime64(ts.value // 1000, 'us')}Z"  # about a ninth of strftime's cost
 
 
-def _literal(value: Any, name: str) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        if not math.isfinite(value):
-            raise InvalidInputError(f"parameter {name}={value!r} is not a finite number")
-        return repr(float(value))
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return "'" + utc_text(to_utc_timestamp(value, name)) + "'"
-    if isinstance(value, str):
-        return "'" + sendable_text(f"parameter {name}", value).replace("'", "''") + "'"
-    raise InvalidInputError(f"parameter {name} has unsupported type {type(value).__name__}")
-
-
-_QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
-
-
-def render_params(query: str, params: Mapping[str, Any]) -> str:
-    """Replace ``:name`` placeholders outside quotes with literals of ``params``."""
-    out: list[str] = []
-    for i, part in enumerate(_QUOTED.split(query)):
-        if i % 2:
-            out.append(part)
-            continue
-
-        def substitute(match: re.Match[str]) -> str:
-            key = match.group(1)
-            if key not in params:
-                raise InvalidInputError(f"no value given for parameter :{key}")
-            return _literal(params[key], key)
-
-        out.append(_PARAM.sub(substitute, part))
-    return "".join(out)
-
-
 def _bound(value: Any, name: str) -> Any:
-    """A parameter's value as the driver binds it (the types and checks of :func:`_literal`)."""
+    """A parameter's value as the driver binds it: None, bool, int, float, str; else refused."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, np.bool_):
@@ -129,6 +90,49 @@ def _bound(value: Any, name: str) -> Any:
     raise InvalidInputError(f"parameter {name} has unsupported type {type(value).__name__}")
 
 
+def _literal(value: Any, name: str) -> str:
+    """A parameter's value as SQL text (the checks of :func:`_bound`)."""
+    bound = _bound(value, name)
+    if bound is None:
+        return "NULL"
+    if isinstance(bound, bool):
+        return "true" if bound else "false"
+    if isinstance(bound, str):
+        return "'" + bound.replace("'", "''") + "'"
+    return repr(bound)  # int or finite float
+
+
+_QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
+
+
+def _placeholders(
+    query: str, params: Mapping[str, Any], fill: Callable[[str, Any], str], escape: Callable[[str], str]
+) -> str:
+    """``query`` with each ``:name`` outside quotes replaced by ``fill(name, value)``.
+
+    ``escape`` is applied to every part of the text around the placeholders first.
+    """
+    out: list[str] = []
+    for i, part in enumerate(_QUOTED.split(query)):
+        if i % 2:
+            out.append(escape(part))
+            continue
+
+        def substitute(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key not in params:
+                raise InvalidInputError(f"no value given for parameter :{key}")
+            return fill(key, params[key])
+
+        out.append(_PARAM.sub(substitute, escape(part)))
+    return "".join(out)
+
+
+def render_params(query: str, params: Mapping[str, Any]) -> str:
+    """Replace ``:name`` placeholders outside quotes with literals of ``params``."""
+    return _placeholders(query, params, lambda key, value: _literal(value, key), lambda part: part)
+
+
 def bind_params(query: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """``query`` with ``:name`` placeholders as the driver's ``%(name)s``, and their values.
 
@@ -136,24 +140,14 @@ def bind_params(query: str, params: Mapping[str, Any]) -> tuple[str, dict[str, A
     (which caches what it compiled by text) whatever the values. Without placeholders the
     query is returned as it is, with None: a ``%`` in it is then not a placeholder.
     """
-    out: list[str] = []
     values: dict[str, Any] = {}
-    for i, part in enumerate(_QUOTED.split(query)):
-        if i % 2:
-            out.append(part.replace("%", "%%"))
-            continue
 
-        def substitute(match: re.Match[str]) -> str:
-            key = match.group(1)
-            if key not in params:
-                raise InvalidInputError(f"no value given for parameter :{key}")
-            values[key] = _bound(params[key], key)
-            return f"%({key})s"
+    def fill(key: str, value: Any) -> str:
+        values[key] = _bound(value, key)
+        return f"%({key})s"
 
-        out.append(_PARAM.sub(substitute, part.replace("%", "%%")))
-    if not values:
-        return query, None
-    return "".join(out), values
+    sql = _placeholders(query, params, fill, lambda part: part.replace("%", "%%"))
+    return (sql, values) if values else (query, None)
 
 
 def sendable_text(name: str, value: str) -> str:
