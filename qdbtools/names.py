@@ -53,9 +53,11 @@ K = TypeVar("K", bound=Sequence[str | None])
 _RANKED_FROM = 2048
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _natural_parts(key: Sequence[str | None]) -> tuple[tuple[tuple[str | int, ...], str], ...]:
+def _parts_key(key: Sequence[str | None]) -> tuple[tuple[tuple[str | int, ...], str], ...]:
     return tuple(map(natural_key, key))
+
+
+_natural_parts = functools.lru_cache(maxsize=1 << 16)(_parts_key)
 
 
 def naturally_sorted_keys(keys: Iterable[K]) -> list[K]:
@@ -73,7 +75,7 @@ def _sorted_by_keys(keys: list[K]) -> list[K]:
     try:
         order = _order_of_few(tuple(map(tuple, keys)))
     except TypeError:  # a part that cannot be hashed
-        return sorted(keys, key=lambda k: tuple(map(natural_key, k)))
+        return sorted(keys, key=_parts_key)
     return [keys[i] for i in order]
 
 

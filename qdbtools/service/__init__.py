@@ -57,6 +57,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+def _ids(session_id: str, symbol: str, variant_id: str, variant_type: str) -> dict[str, Any]:
+    """A variant's ids, as logs, events and info name them."""
+    return {
+        "session_id": session_id,
+        "symbol": symbol,
+        "variant_id": variant_id,
+        "variant_type": variant_type,
+    }
+
+
 def _with_error(context: dict[str, Any], exc: BaseException) -> dict[str, Any]:
     """The log/event context of a failure: the ids plus the error and its type."""
     return {**context, "error": str(exc), "error_type": type(exc).__name__}
@@ -144,13 +154,7 @@ class IndicatorPersistenceService:
         mode: Literal["append", "overwrite"] = "append",
     ) -> int:
         """Store values of one variant; returns the number stored (NaN values are not stored)."""
-        context: dict[str, Any] = {
-            "session_id": session_id,
-            "symbol": symbol,
-            "variant_id": variant_id,
-            "variant_type": variant_type,
-            "mode": mode,
-        }
+        context = _ids(session_id, symbol, variant_id, variant_type) | {"mode": mode}
         try:
             if self.storage == "csv":
                 frame = values_to_frame(
@@ -188,12 +192,7 @@ class IndicatorPersistenceService:
 
         A database failure raises (it is logged as ``indicator_persistence.load_failed``).
         """
-        context = {
-            "session_id": session_id,
-            "symbol": symbol,
-            "variant_id": variant_id,
-            "variant_type": variant_type,
-        }
+        context = _ids(session_id, symbol, variant_id, variant_type)
         try:
             if self.storage == "csv":
                 frame = await asyncio.to_thread(self._load_csv, session_id, symbol, variant_id, variant_type)
@@ -228,12 +227,7 @@ class IndicatorPersistenceService:
         For QuestDB, ``size`` is an estimate (``size_is_estimate`` is True and
         ``size_note`` says how it is made); for CSV it is the file's real size.
         """
-        ids = {
-            "session_id": session_id,
-            "symbol": symbol,
-            "variant_id": variant_id,
-            "variant_type": variant_type,
-        }
+        ids = _ids(session_id, symbol, variant_id, variant_type)
         try:
             if self.storage == "csv":
                 return await asyncio.to_thread(self._csv_info, **ids)
@@ -298,11 +292,7 @@ class IndicatorPersistenceService:
     def _csv_info(self, session_id: str, symbol: str, variant_id: str, variant_type: str) -> dict[str, Any]:
         path = self._csv_path(session_id, symbol, variant_id, variant_type)
         frame = self._load_csv(session_id, symbol, variant_id, variant_type)
-        return {
-            "session_id": session_id,
-            "symbol": symbol,
-            "variant_id": variant_id,
-            "variant_type": variant_type,
+        return _ids(session_id, symbol, variant_id, variant_type) | {
             "exists": path.exists(),
             "path": str(path),
             "rows": len(frame),
