@@ -57,13 +57,15 @@ def _parts_key(key: Sequence[str | None]) -> tuple[tuple[tuple[str | int, ...], 
     return tuple(map(natural_key, key))
 
 
-_natural_parts = functools.lru_cache(maxsize=1 << 16)(_parts_key)
+# Per name, not per key: a session not listed before shares its symbols and variant ids with
+# the sessions that were.
+_natural_part = functools.lru_cache(maxsize=1 << 16)(natural_key)
 
 
 def naturally_sorted_keys(keys: Iterable[K]) -> list[K]:
     """Tuples of names (``(session, symbol, type, id)``) sorted part by part in natural order.
 
-    A few keys (one session's) compare by their parts' natural keys, cached per key across
+    A few keys (one session's) compare by their parts' natural keys, cached per name across
     calls, so a listing of 50 pays microseconds. Many keys rank each distinct part once instead, so
     50,000 keys of a few thousand distinct names sort as fast as plain tuples of ints.
     """
@@ -83,7 +85,7 @@ def _sorted_by_keys(keys: list[K]) -> list[K]:
 def _order_of_few(keys: tuple[tuple[str | None, ...], ...]) -> tuple[int, ...]:
     """The positions of a few keys in sorted order, kept: one session's keys come back from
     the server alike each time."""
-    return tuple(sorted(range(len(keys)), key=lambda i: _natural_parts(keys[i])))
+    return tuple(sorted(range(len(keys)), key=lambda i: tuple(map(_natural_part, keys[i]))))
 
 
 def natural_ranks(names: Iterable[str | None]) -> dict[str | None, int]:

@@ -81,3 +81,12 @@ def test_a_few_keys_sort_whatever_their_sequence_type_and_come_back_as_given():
     tuples = [("s", "RSI_10"), ("s", "RSI_7")]
     assert naturally_sorted_keys(tuples)[1] is tuples[0]
     assert naturally_sorted_keys([("s", None), ("s", "a")]) == [("s", None), ("s", "a")]
+
+
+def test_a_session_not_sorted_before_computes_only_its_own_names_natural_key():
+    symbols, variants = [f"SYM{j}" for j in range(10)], ["RSI_14", "EMA_12", "MACD_12_26_9.macd"]
+    naturally_sorted_keys([("names_test_a", y, "general", v) for y in symbols for v in variants])
+    before = names._natural_part.cache_info().misses
+    second = [("names_test_b", y, "general", v) for y in reversed(symbols) for v in variants]
+    assert naturally_sorted_keys(second) == sorted(second, key=names._parts_key)
+    assert names._natural_part.cache_info().misses - before == 1  # the new session's name only
