@@ -395,15 +395,15 @@ def run_scale(
     # Rounds without a settle: a sub-millisecond request after a wal_tables() query pays the
     # server's wake-up (0.3-0.5 ms here), which the CSV file does not.
     reads = [case for case in cheap if case[1].startswith("info")]
-    appends = [case for case in cheap if case[1].startswith("append 100 values")]
+    append_cases = [case for case in cheap if case[1].startswith("append 100 values")]
     # The steps and floors run in rounds of their own: their requests (the PG INSERT above
     # all) leave the server applying WAL transactions, which an append measured in the same
     # round would wait behind and the CSV file would not.
-    parts = [case for case in cheap if case not in reads and case not in appends]
+    parts = [case for case in cheap if case not in reads and case not in append_cases]
     # The first read of a table after a write pays the server's refresh of its table reader
     # (~1 ms here): "right after an append" measures it; the other reads run in rounds of
     # their own, between which nothing writes.
-    appends.append(
+    append_cases.append(
         (
             "records",
             "info of one session, right after an append to the table",
@@ -411,7 +411,7 @@ def run_scale(
         ),
     )
     results = measure_rounds("scale", heavy, repeat, warmup=True)
-    results += measure_rounds("scale", reads, runs) + measure_rounds("scale", appends, runs)
+    results += measure_rounds("scale", reads, runs) + measure_rounds("scale", append_cases, runs)
     results += measure_rounds("scale", parts, runs)
     across = db.load_across_sessions("SYM3", "RSI_14")
     assert len(across) == 200 * sessions, len(across)
