@@ -75,7 +75,9 @@ def _save(qdb, session_id: str, symbol: str, ticks: pd.DataFrame, *, mode: str =
     qdb.aggregate_ohlcv(session_id, symbol, "1m")
     bars = qdb.read_ohlcv(session_id, symbol, "1m")
     values = bars.qdb.indicators(["RSI_14", "MACD_12_26_9"])
-    qdb.save_indicators(values, session_id, symbol, mode, variant_type="cli")
+    # wait=True: the CLI reads through a connection of its own, which does not wait for this
+    # database's unapplied saves (read-your-writes is per Database).
+    qdb.save_indicators(values, session_id, symbol, mode, variant_type="cli", wait=True)
 
 
 # -- help and exit codes ------------------------------------------------------------------
