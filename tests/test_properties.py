@@ -119,3 +119,31 @@ def test_ticks_round_trip_exactly(qdb, unique_id, session, symbol, ticks):
         assert (back.index == pd.DatetimeIndex(frame["timestamp"])).all()
         np.testing.assert_array_equal(back["price"].to_numpy(), frame["price"].to_numpy())
         np.testing.assert_array_equal(back["volume"].to_numpy(), frame["volume"].to_numpy())
+
+
+# One save of a sequence: its mode, its first minute and how many minutes it holds.
+saves = st.tuples(st.sampled_from(["append", "overwrite"]), st.integers(0, 40), st.integers(1, 12))
+
+
+@SERVER_SETTINGS
+@given(sequence=st.lists(saves, min_size=1, max_size=6), data=st.data())
+def test_listing_and_info_figures_equal_what_a_load_returns(qdb, unique_id, sequence, data, monkeypatch):
+    """Rows, first and last of a state of several saves, disjoint (added up from the markers)
+    or overlapping (counted in the table), key by key and column-wise, equal the load's."""
+    import qdbtools.store._listing as listing
+
+    session_id = _fresh(unique_id)
+    start = pd.Timestamp("2024-03-01", tz="UTC")
+    for mode, first_minute, minutes in sequence:
+        index = pd.date_range(start + pd.Timedelta(minutes=first_minute), periods=minutes, freq="1min")
+        values = data.draw(st.lists(finite, min_size=minutes, max_size=minutes))
+        frame = pd.DataFrame({"RSI_14": values}, index=index.rename("timestamp"))
+        qdb.save_indicators(frame, session_id, "X", mode=mode)
+    loaded = qdb.load_indicators(session_id, "X", "RSI_14")
+    expected = (len(loaded), loaded.index.min(), loaded.index.max())
+    info = qdb.indicator_info(session_id, "X", "RSI_14")
+    assert (info["rows"], info["first_timestamp"], info["last_timestamp"]) == expected
+    for columnwise_from in (listing.COLUMNWISE_FROM, 0):
+        monkeypatch.setattr(listing, "COLUMNWISE_FROM", columnwise_from)
+        (record,) = qdb.list_indicators(session_id, as_frame=False)
+        assert (record["rows"], record["first_timestamp"], record["last_timestamp"]) == expected

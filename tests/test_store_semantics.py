@@ -85,7 +85,9 @@ def test_a_listing_column_wise_equals_the_listing_key_by_key(qdb, unique_id, mon
     session, other = unique_id, f"{unique_id}_it's \\ %é"
     qdb.save_indicators(series(5, 1.0).rename(columns={"RSI_14": "RSI_10"}).assign(RSI_7=2.0), session, "X")
     qdb.save_indicators(series(4, 3.0), session, "X", mode="overwrite")  # one save
-    qdb.save_indicators(series(3, 4.0, start="2024-03-02"), session, "X")  # layered on it: counted
+    qdb.save_indicators(
+        series(3, 4.0, start="2024-03-02"), session, "X"
+    )  # layered on it (later values: markers add up)
     for day in range(2):  # appended only
         qdb.save_indicators(series(2, float(day), start=f"2024-03-0{day + 1}"), session, "Y")
     qdb.save_indicators(series(6, 5.0), session, "Y", mode="overwrite")  # overwrite after appends: one save
@@ -100,6 +102,33 @@ def test_a_listing_column_wise_equals_the_listing_key_by_key(qdb, unique_id, mon
     rows = {(r["symbol"], r["indicator_id"]): r["rows"] for r in by_key[1]}
     assert rows == {("X", "RSI_7"): 5, ("X", "RSI_10"): 5, ("X", "RSI_14"): 7, ("Y", "RSI_14"): 6}
     assert [r["indicator_id"] for r in by_key[1]][:2] == ["RSI_7", "RSI_10"]
+
+
+def test_appends_of_later_values_are_listed_from_their_markers_and_overlaps_are_counted(
+    qdb, unique_id, monkeypatch
+):
+    """A variant appended to again and again (the service's default) costs a listing no query
+    over its rows: its saves' ranges are disjoint, so the markers' figures add up."""
+    for day in range(1, 6):
+        qdb.save_indicators(series(3, float(day), start=f"2024-03-0{day}"), unique_id, "X")
+    queries: list[str] = []
+    fetch_rows = qdb.fetch_rows
+    monkeypatch.setattr(qdb, "fetch_rows", lambda q, p=None: queries.append(q) or fetch_rows(q, p))
+    figures = ("rows", "first_timestamp", "last_timestamp")
+    expected = (15, pd.Timestamp("2024-03-01", tz="UTC"), pd.Timestamp("2024-03-05 00:02", tz="UTC"))
+    ((record,), info) = (
+        qdb.list_indicators(unique_id, as_frame=False),
+        qdb.indicator_info(unique_id, "X", "RSI_14"),
+    )
+    assert tuple(record[f] for f in figures) == tuple(info[f] for f in figures) == expected
+    assert not [q for q in queries if "count_distinct" in q]
+    qdb.save_indicators(series(2, 9.0, start="2024-03-03 00:02"), unique_id, "X")  # 1 replaced, 1 new
+    ((record,), info) = (
+        qdb.list_indicators(unique_id, as_frame=False),
+        qdb.indicator_info(unique_id, "X", "RSI_14"),
+    )
+    assert record["rows"] == info["rows"] == 16 == len(qdb.load_indicators(unique_id, "X"))
+    assert len([q for q in queries if "count_distinct" in q]) == 2
 
 
 @pytest.fixture

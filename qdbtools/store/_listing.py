@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,13 +60,25 @@ _TIME = pd.DatetimeTZDtype("us", "UTC")
 def _state_stats(
     db: Database, states: Mapping[tuple[str, str], Mapping[Key, list[Commit]]]
 ) -> dict[tuple[str, str, str | None, str], tuple[int, Any, Any]]:
-    """Exact (rows, first, last) of each key's current state: one grouped query per session/symbol."""
-    stats = {}
+    """Exact (rows, first, last) of each key's current state (first and last naive, in UTC).
+
+    A state whose saves hold values of disjoint time ranges (appends of later values, the
+    common case) adds up its markers' figures (:func:`_folded`); the others are counted, in
+    one grouped query per session and symbol.
+    """
+    stats: dict[tuple[str, str, str | None, str], tuple[int, Any, Any]] = {}
     for (session_id, symbol), state in states.items():
-        if not state:
+        to_count = {}
+        for key, commits in state.items():
+            folded = _folded(commits)
+            if folded is None:
+                to_count[key] = commits
+            else:
+                stats[(session_id, symbol, *key)] = folded
+        if not to_count:
             continue
         params: dict[str, Any] = {"s": session_id, "y": symbol}
-        where = "session_id = :s AND symbol = :y AND " + saves_filter(dict(state), params)
+        where = "session_id = :s AND symbol = :y AND " + saves_filter(to_count, params)
         rows = db.fetch_rows(
             "SELECT indicator_type, indicator_id, count_distinct(cast(timestamp AS LONG)), min(timestamp), "
             f"max(timestamp) FROM indicators WHERE {where}",
@@ -77,12 +89,44 @@ def _state_stats(
     return stats
 
 
+def _folded(commits: Sequence[Commit]) -> tuple[int, dt.datetime, dt.datetime] | None:
+    """(rows, first, last) of a state from its saves' markers alone, or None if it must be counted.
+
+    Exact when each save's values lie outside the time range of the saves before it (a
+    marker records its save's rows, first and last timestamp): no timestamp is then stored
+    twice, so the rows add up. When two ranges overlap, or a marker lacks its figures (one
+    written before they were recorded), only the table can say how many distinct
+    timestamps the state holds.
+    """
+    texts = [commit.details for commit in commits if commit.details]
+    if not texts or len(texts) < len(commits):
+        return None
+    decoded = _DECODED.figures(texts)
+    ranges: list[tuple[int, dt.datetime, dt.datetime]] = []
+    for text in texts:
+        figures = decoded[text]
+        if figures is None or figures[1] is None or figures[2] is None:
+            return None
+        ranges.append((figures[0], figures[1], figures[2]))
+    rows, first, last = ranges[0]
+    for count, start, end in ranges[1:]:
+        if start <= last and end >= first:
+            return None
+        rows, first, last = rows + count, min(first, start), max(last, end)
+    return rows, first.replace(tzinfo=None), last.replace(tzinfo=None)
+
+
 def indicator_info(
     db: Database, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
 ) -> dict[str, Any]:
     """What is stored for one variant (see :meth:`qdbtools.Database.indicator_info`)."""
     saves = committed(
-        db, session_id, symbol, [text_argument("variant_id", variant_id)], variant_type=variant_type
+        db,
+        session_id,
+        symbol,
+        [text_argument("variant_id", variant_id)],
+        variant_type=variant_type,
+        details=True,
     )
     info: dict[str, Any] = {
         "exists": False,
@@ -283,6 +327,8 @@ _DETAILS = pa.schema({"rows": pa.int64(), "first": pa.string(), "last": pa.strin
 
 def _marker_figures(texts: list[str]) -> pa.Table:
     """``rows``, ``first`` and ``last`` of commit markers' JSON details, parsed by pyarrow."""
+    if not texts:  # every key's state is of several saves (pyarrow refuses an empty input)
+        return _DETAILS.empty_table()
     options = pa_json.ParseOptions(explicit_schema=_DETAILS, unexpected_field_behavior="ignore")
     lines = "\n".join(texts).encode()
     return pa_json.read_json(io.BytesIO(lines), parse_options=options)
@@ -337,7 +383,7 @@ def _columnwise(rows: list[tuple[Any, ...]], db: Database) -> dict[str, Any]:
         full_key = (sessions[last[k]], symbols[last[k]], types[last[k]], ids[last[k]])
         position_of[full_key] = k
         states.setdefault(full_key[:2], {})[full_key[2:]] = [
-            Commit(int(written[i]), int(generations[i]), modes[i], None, None)
+            Commit(int(written[i]), int(generations[i]), modes[i], details[i], None)
             for i in range(state_start[k], ends[k])
         ]
     for full_key, (rows_counted, first, last_ts) in _state_stats(db, states).items():
