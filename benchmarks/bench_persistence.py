@@ -412,6 +412,10 @@ def run_scale(
     )
     results = measure_rounds("scale", heavy, repeat, warmup=True)
     results += measure_rounds("scale", reads, runs) + measure_rounds("scale", append_cases, runs)
+    # A store in use holds appended variants: list everything again once one holds 1 + runs saves.
+    after = f"list everything stored, after the appends (one variant of {1 + runs} saves)"
+    listings = [(storage, after, run) for storage, case, run in heavy if case.startswith("list everything")]
+    results += measure_rounds("scale", listings, repeat, warmup=True)
     results += measure_rounds("scale", parts, runs)
     across = db.load_across_sessions("SYM3", "RSI_14")
     assert len(across) == 200 * sessions, len(across)
