@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -104,31 +105,36 @@ def test_a_listing_column_wise_equals_the_listing_key_by_key(qdb, unique_id, mon
     assert [r["indicator_id"] for r in by_key[1]][:2] == ["RSI_7", "RSI_10"]
 
 
-def test_appends_of_later_values_are_listed_from_their_markers_and_overlaps_are_counted(
+def test_appends_of_later_values_are_listed_from_their_markers_and_overlaps_are_counted_once(
     qdb, unique_id, monkeypatch
 ):
     """A variant appended to again and again (the service's default) costs a listing no query
-    over its rows: its saves' ranges are disjoint, so the markers' figures add up."""
+    over its rows: its saves' ranges are disjoint, so the markers' figures add up. A state
+    whose saves overlap is counted once; later appends of disjoint ranges extend the count."""
     for day in range(1, 6):
         qdb.save_indicators(series(3, float(day), start=f"2024-03-0{day}"), unique_id, "X")
     queries: list[str] = []
     fetch_rows = qdb.fetch_rows
     monkeypatch.setattr(qdb, "fetch_rows", lambda q, p=None: queries.append(q) or fetch_rows(q, p))
-    figures = ("rows", "first_timestamp", "last_timestamp")
-    expected = (15, pd.Timestamp("2024-03-01", tz="UTC"), pd.Timestamp("2024-03-05 00:02", tz="UTC"))
-    ((record,), info) = (
-        qdb.list_indicators(unique_id, as_frame=False),
-        qdb.indicator_info(unique_id, "X", "RSI_14"),
-    )
-    assert tuple(record[f] for f in figures) == tuple(info[f] for f in figures) == expected
-    assert not [q for q in queries if "count_distinct" in q]
+
+    def figures() -> tuple[tuple[Any, ...], tuple[Any, ...], int]:
+        ((record,), info) = (
+            qdb.list_indicators(unique_id, as_frame=False),
+            qdb.indicator_info(unique_id, "X", "RSI_14"),
+        )
+        names = ("rows", "first_timestamp", "last_timestamp")
+        counts = len([q for q in queries if "count_distinct" in q])
+        return tuple(record[n] for n in names), tuple(info[n] for n in names), counts
+
+    day = pd.Timedelta(days=1)
+    first, last = pd.Timestamp("2024-03-01", tz="UTC"), pd.Timestamp("2024-03-05 00:02", tz="UTC")
+    assert figures() == ((15, first, last), (15, first, last), 0)
     qdb.save_indicators(series(2, 9.0, start="2024-03-03 00:02"), unique_id, "X")  # 1 replaced, 1 new
-    ((record,), info) = (
-        qdb.list_indicators(unique_id, as_frame=False),
-        qdb.indicator_info(unique_id, "X", "RSI_14"),
-    )
-    assert record["rows"] == info["rows"] == 16 == len(qdb.load_indicators(unique_id, "X"))
-    assert len([q for q in queries if "count_distinct" in q]) == 2
+    assert figures() == ((16, first, last), (16, first, last), 1)  # counted once, then known
+    assert figures()[2] == 1
+    qdb.save_indicators(series(3, 2.0, start="2024-03-06"), unique_id, "X")  # later: extends the count
+    assert figures() == ((19, first, last + day), (19, first, last + day), 1)
+    assert len(qdb.load_indicators(unique_id, "X")) == 19
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,8 +29,8 @@ from qdbtools.store._commits import (
     live,
     marker_query,
     marker_rows,
-    saves_filter,
 )
+from qdbtools.store._figures import MARKERS, state_stats
 from qdbtools.store._rows import text_argument
 
 if TYPE_CHECKING:
@@ -55,65 +54,6 @@ _TEXT_COLUMNS = LISTING_COLUMNS[:4]
 _TIME_COLUMNS = ("committed_at", "first_timestamp", "last_timestamp")
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
 _TIME = pd.DatetimeTZDtype("us", "UTC")
-
-
-def _state_stats(
-    db: Database, states: Mapping[tuple[str, str], Mapping[Key, list[Commit]]]
-) -> dict[tuple[str, str, str | None, str], tuple[int, Any, Any]]:
-    """Exact (rows, first, last) of each key's current state (first and last naive, in UTC).
-
-    A state whose saves hold values of disjoint time ranges (appends of later values, the
-    common case) adds up its markers' figures (:func:`_folded`); the others are counted, in
-    one grouped query per session and symbol.
-    """
-    stats: dict[tuple[str, str, str | None, str], tuple[int, Any, Any]] = {}
-    for (session_id, symbol), state in states.items():
-        to_count = {}
-        for key, commits in state.items():
-            folded = _folded(commits)
-            if folded is None:
-                to_count[key] = commits
-            else:
-                stats[(session_id, symbol, *key)] = folded
-        if not to_count:
-            continue
-        params: dict[str, Any] = {"s": session_id, "y": symbol}
-        where = "session_id = :s AND symbol = :y AND " + saves_filter(to_count, params)
-        rows = db.fetch_rows(
-            "SELECT indicator_type, indicator_id, count_distinct(cast(timestamp AS LONG)), min(timestamp), "
-            f"max(timestamp) FROM indicators WHERE {where}",
-            params,
-        )
-        for indicator_type, indicator_id, count, first, last in rows:
-            stats[(session_id, symbol, indicator_type, indicator_id)] = (int(count), first, last)
-    return stats
-
-
-def _folded(commits: Sequence[Commit]) -> tuple[int, dt.datetime, dt.datetime] | None:
-    """(rows, first, last) of a state from its saves' markers alone, or None if it must be counted.
-
-    Exact when each save's values lie outside the time range of the saves before it (a
-    marker records its save's rows, first and last timestamp): no timestamp is then stored
-    twice, so the rows add up. When two ranges overlap, or a marker lacks its figures (one
-    written before they were recorded), only the table can say how many distinct
-    timestamps the state holds.
-    """
-    texts = [commit.details for commit in commits if commit.details]
-    if not texts or len(texts) < len(commits):
-        return None
-    decoded = _DECODED.figures(texts)
-    ranges: list[tuple[int, dt.datetime, dt.datetime]] = []
-    for text in texts:
-        figures = decoded[text]
-        if figures is None or figures[1] is None or figures[2] is None:
-            return None
-        ranges.append((figures[0], figures[1], figures[2]))
-    rows, first, last = ranges[0]
-    for count, start, end in ranges[1:]:
-        if start <= last and end >= first:
-            return None
-        rows, first, last = rows + count, min(first, start), max(last, end)
-    return rows, first.replace(tzinfo=None), last.replace(tzinfo=None)
 
 
 def indicator_info(
@@ -148,7 +88,7 @@ def indicator_info(
     if saves:
         ((key, commits),) = saves.items()
         current = live(commits)
-        stats = _state_stats(db, {(session_id, symbol): {(key[2], key[3]): current}})
+        stats = state_stats(db, {(session_id, symbol): {(key[2], key[3]): current}})
         rows, first, last = stats.get(key, (0, None, None))
         info.update(
             exists=rows > 0,
@@ -179,64 +119,6 @@ def _server_time(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
-_MISSING: Any = object()
-
-
-class _Decoded:
-    """What listings have decoded, kept across calls: a commit marker never changes once written.
-
-    A marker's JSON details always give the same figures and a commit time the same datetime,
-    so a session listed again (a notebook's or a dashboard's refresh) decodes none of them a
-    second time. Bounded: emptied when it would hold more than :attr:`LIMIT` entries.
-    """
-
-    LIMIT = 1 << 16
-
-    def __init__(self) -> None:
-        self._figures: dict[str, tuple[int, dt.datetime | None, dt.datetime | None] | None] = {}
-        self._moments: dict[int, dt.datetime] = {}
-
-    def figures(
-        self, texts: list[str]
-    ) -> dict[str, tuple[int, dt.datetime | None, dt.datetime | None] | None]:
-        """(rows, first, last) of each marker's details; None where they hold no row count."""
-        known = self._figures
-        found = {text: known.get(text, _MISSING) for text in texts}
-        missing = [text for text, figures in found.items() if figures is _MISSING]
-        if missing:
-            if len(known) + len(missing) > self.LIMIT:
-                known.clear()
-            # One parse of all the new markers' details: ~3x faster than one json.loads each.
-            for text, details in zip(missing, json.loads("[" + ",".join(missing) + "]"), strict=True):
-                rows = details.get("rows")
-                figures = (
-                    None
-                    if rows is None
-                    else (rows, _iso_time(details.get("first")), _iso_time(details.get("last")))
-                )
-                found[text] = known[text] = figures
-        return found
-
-    def moment(self, micros: int) -> dt.datetime:
-        """Microseconds since the epoch as an aware UTC datetime."""
-        found = self._moments.get(micros)
-        if found is None:
-            if len(self._moments) >= self.LIMIT:
-                self._moments.clear()
-            seconds, fraction = divmod(micros, 1_000_000)
-            found = dt.datetime.fromtimestamp(seconds, dt.UTC).replace(microsecond=fraction)
-            self._moments[micros] = found
-        return found
-
-
-def _iso_time(text: str | None) -> dt.datetime | None:
-    """A commit marker's ISO text (``utc_text``) as an aware UTC datetime."""
-    return None if text is None else dt.datetime.fromisoformat(text)
-
-
-_DECODED = _Decoded()
-
-
 def _records(saves: dict[FullKey, list[Commit]], db: Database) -> list[dict[str, Any]]:
     """One record per key, key by key (few keys: a session's)."""
     currents = {key: live(commits) for key, commits in saves.items()}
@@ -245,13 +127,13 @@ def _records(saves: dict[FullKey, list[Commit]], db: Database) -> list[dict[str,
         for key, current in currents.items()
         if len(current) == 1 and (details := current[0].details)
     }
-    decoded = _DECODED.figures(list(single.values()))
+    decoded = MARKERS.figures(list(single.values()))
     figures = {key: found for key, text in single.items() if (found := decoded[text]) is not None}
     layered: dict[tuple[str, str], dict[Key, list[Commit]]] = {}
     for key, current in currents.items():
         if key not in figures:
             layered.setdefault((key[0], key[1]), {})[(key[2], key[3])] = current
-    for key, (rows, first, last) in _state_stats(db, layered).items():
+    for key, (rows, first, last) in state_stats(db, layered).items():
         figures[key] = (rows, _server_time(first), _server_time(last))
     records = []
     for key in naturally_sorted_keys(currents):
@@ -264,7 +146,7 @@ def _records(saves: dict[FullKey, list[Commit]], db: Database) -> list[dict[str,
                 "indicator_type": key[2],
                 "indicator_id": key[3],
                 "generation": last_save.generation,
-                "committed_at": _DECODED.moment(last_save.written_at),
+                "committed_at": MARKERS.moment(last_save.written_at),
                 "rows": rows,
                 "first_timestamp": first,
                 "last_timestamp": last,
@@ -386,7 +268,7 @@ def _columnwise(rows: list[tuple[Any, ...]], db: Database) -> dict[str, Any]:
             Commit(int(written[i]), int(generations[i]), modes[i], details[i], None)
             for i in range(state_start[k], ends[k])
         ]
-    for full_key, (rows_counted, first, last_ts) in _state_stats(db, states).items():
+    for full_key, (rows_counted, first, last_ts) in state_stats(db, states).items():
         k = position_of[full_key]
         row_counts[k] = rows_counted
         firsts[k], lasts[k] = np.datetime64(first, "us"), np.datetime64(last_ts, "us")  # None: NaT
