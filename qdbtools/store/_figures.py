@@ -23,7 +23,7 @@ __all__ = ["MARKERS", "Figures", "MarkerCache", "state_stats"]
 
 #: (rows, first, last) with first and last naive datetimes in UTC (as the server returns them).
 Figures = tuple[int, Any, Any]
-StateId = tuple[FullKey, tuple[int, int], tuple[int, int], int]
+StateId = tuple[tuple[int, int], tuple[int, int], int]
 
 _MISSING: Any = object()
 
@@ -33,11 +33,11 @@ def _iso_time(text: str | None) -> dt.datetime | None:
     return None if text is None else dt.datetime.fromisoformat(text)
 
 
-def _state_id(key: FullKey, commits: Sequence[Commit], n: int) -> StateId:
-    """The first ``n`` saves of a state: markers are never removed, so the key, the first and
-    the last save and the count pin down every save between them."""
+def _state_id(commits: Sequence[Commit], n: int) -> StateId:
+    """The first ``n`` saves of a key's state: markers are never removed, so the first and the
+    last save and the count pin down every save between them."""
     first, last = commits[0], commits[n - 1]
-    return key, (first.written_at, first.generation), (last.written_at, last.generation), n
+    return (first.written_at, first.generation), (last.written_at, last.generation), n
 
 
 class MarkerCache:
@@ -45,11 +45,13 @@ class MarkerCache:
     would hold more than :attr:`LIMIT` entries of a kind."""
 
     LIMIT = 1 << 16
+    #: Keys whose states are kept: a few hundred bytes each.
+    KEY_LIMIT = 1 << 18
 
     def __init__(self) -> None:
         self._figures: dict[str, tuple[int, dt.datetime | None, dt.datetime | None] | None] = {}
         self._moments: dict[int, dt.datetime] = {}
-        self._states: dict[StateId, Figures] = {}
+        self._states: dict[FullKey, tuple[StateId, Figures]] = {}  # each key's latest
 
     def figures(
         self, texts: list[str]
@@ -84,23 +86,26 @@ class MarkerCache:
         return found
 
     def state(self, key: FullKey, commits: Sequence[Commit]) -> Figures | None:
-        """A state's figures without a query: known, or a known start of it extended by saves of
-        disjoint time ranges (:meth:`extended`); None when it must be counted."""
+        """A state's figures without a query: known, or the key's last known state (when it is
+        the start of this one) extended by saves of disjoint time ranges (:meth:`extended`);
+        None when it must be counted."""
         start, base = 0, None
-        for n in range(len(commits), 0, -1):
-            base = self._states.get(_state_id(key, commits, n))
-            if base is not None:
-                start = n
-                break
+        known = self._states.get(key)
+        if known is not None:
+            state_id, figures_known = known
+            saves = state_id[2]
+            if saves <= len(commits) and _state_id(commits, saves) == state_id:
+                start, base = saves, figures_known
         figures = self.extended(base, commits[start:])
         if figures is not None and start < len(commits):
             self.remember(key, commits, figures)
         return figures
 
     def remember(self, key: FullKey, commits: Sequence[Commit], figures: Figures) -> None:
-        if len(self._states) >= self.LIMIT:
+        """``figures`` of the state of ``key`` made of ``commits`` (the key's latest only)."""
+        if key not in self._states and len(self._states) >= self.KEY_LIMIT:
             self._states.clear()
-        self._states[_state_id(key, commits, len(commits))] = figures
+        self._states[key] = (_state_id(commits, len(commits)), figures)
 
     def extended(self, base: Figures | None, commits: Sequence[Commit]) -> Figures | None:
         """``base`` (the figures of the saves before ``commits``, None for none) plus ``commits``.
