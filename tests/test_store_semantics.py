@@ -461,3 +461,30 @@ def test_saves_of_one_key_in_one_microsecond_are_layered_by_generation(qdb, uniq
     assert qdb.load_indicators(unique_id, "X")["RSI_14"].tolist() == [1.0] * 4 + [3.0] * 2 + [2.0] * 4
     long = qdb.load_indicators(unique_id, "X", shape="long")
     assert long["generation"].tolist()[4:] == [second] * 2 + [first] * 4
+
+
+def test_a_remembered_state_is_extended_only_when_it_is_the_start_of_the_current_one():
+    """The figures kept per key serve a later state only when its first saves are exactly the
+    remembered ones (a save that arrives late, between them, makes another state)."""
+    import json
+
+    from qdbtools.store._commits import Commit
+    from qdbtools.store._figures import MarkerCache
+
+    def save(order: int, first_minute: int, last_minute: int) -> Commit:
+        first, last = (f"2024-01-01T00:{m:02d}:00.000000Z" for m in (first_minute, last_minute))
+        details = {"rows": last_minute - first_minute + 1, "first": first, "last": last}
+        return Commit(order, order * 1000, "append", json.dumps(details), None)
+
+    def naive(minute: int) -> dt.datetime:
+        return dt.datetime(2024, 1, 1, 0, minute)
+
+    cache, key = MarkerCache(), ("s", "y", "t", "i")
+    a, b = save(1, 0, 10), save(3, 5, 20)  # overlapping: 16 distinct minutes, counted
+    assert cache.state(key, [a, b]) is None
+    cache.remember(key, [a, b], (16, naive(0), naive(20)))
+    assert cache.state(key, [a, b]) == (16, naive(0), naive(20))
+    later = save(4, 30, 39)
+    assert cache.state(key, [a, b, later]) == (26, naive(0), naive(39))
+    late = save(2, 50, 59)  # committed between a and b, seen only now
+    assert cache.state(key, [a, late, b, save(6, 40, 45)]) is None
