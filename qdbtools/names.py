@@ -75,7 +75,11 @@ def naturally_sorted_keys(keys: Iterable[K]) -> list[K]:
 
 def _sorted_by_keys(keys: list[K]) -> list[K]:
     try:
-        order = _order_of_few(tuple(map(tuple, keys)))
+        parts = tuple(map(tuple, keys))
+        if len({key[:1] for key in parts}) == 1:
+            # One session's keys: ordered by the rest, which other sessions share.
+            parts = tuple(key[1:] for key in parts)
+        order = _order_of_few(parts)
     except TypeError:  # a part that cannot be hashed
         return sorted(keys, key=_parts_key)
     return [keys[i] for i in order]
