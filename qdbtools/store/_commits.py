@@ -38,6 +38,7 @@ __all__ = [
     "marker_query",
     "marker_rows",
     "saves_filter",
+    "variant_saves",
     "written_at_in",
 ]
 
@@ -140,6 +141,13 @@ def committed(
         session_id, symbol, variant_ids, variant_type=variant_type, as_of=as_of, details=details
     )
     return group_commits(marker_rows(db, query, params), details=details)
+
+
+def variant_saves(
+    db: Database, session_id: str, symbol: str, variant_id: str, variant_type: str | None
+) -> dict[FullKey, list[Commit]]:
+    """Every committed save of one variant (of each type it is stored under), with details."""
+    return committed(db, session_id, symbol, [variant_id], variant_type=variant_type, details=True)
 
 
 def marker_rows(db: Database, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -24,11 +24,11 @@ from qdbtools.store._commits import (
     Commit,
     FullKey,
     Key,
-    committed,
     group_commits,
     live,
     marker_query,
     marker_rows,
+    variant_saves,
 )
 from qdbtools.store._figures import MARKERS, state_stats
 from qdbtools.store._rows import text_argument
@@ -60,14 +60,7 @@ def indicator_info(
     db: Database, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
 ) -> dict[str, Any]:
     """What is stored for one variant (see :meth:`qdbtools.Database.indicator_info`)."""
-    saves = committed(
-        db,
-        session_id,
-        symbol,
-        [text_argument("variant_id", variant_id)],
-        variant_type=variant_type,
-        details=True,
-    )
+    saves = variant_saves(db, session_id, symbol, text_argument("variant_id", variant_id), variant_type)
     info: dict[str, Any] = {
         "exists": False,
         "rows": 0,

@@ -31,6 +31,7 @@ from qdbtools.store._commits import (
     in_list,
     live,
     saves_filter,
+    variant_saves,
     written_at_in,
 )
 from qdbtools.store._missing import expand_outputs, is_missing, require_stored
@@ -313,14 +314,7 @@ def history(
     db: Database, session_id: str, symbol: str, variant_id: str, *, variant_type: str | None = None
 ) -> pd.DataFrame:
     """Every committed save of one variant, oldest first (committed_at, generation, mode, rows ...)."""
-    saves = committed(
-        db,
-        session_id,
-        symbol,
-        [text_argument("variant_id", variant_id)],
-        variant_type=variant_type,
-        details=True,
-    )
+    saves = variant_saves(db, session_id, symbol, text_argument("variant_id", variant_id), variant_type)
     records = [
         {
             "committed_at": commit.committed_at,
