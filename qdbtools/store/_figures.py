@@ -42,8 +42,9 @@ def _state_id(commits: Sequence[Commit], n: int) -> StateId:
 
 
 class MarkerCache:
-    """What listings have decoded or counted, kept across calls. Bounded: emptied when it
-    would hold more than :attr:`LIMIT` entries of a kind."""
+    """What listings have decoded or counted, kept across calls. Bounded: the decoded markers
+    and commit times are emptied when they would hold more than :attr:`LIMIT` entries, the
+    states (one per key) when more than :attr:`KEY_LIMIT` keys."""
 
     LIMIT = 1 << 16
     #: Keys whose states are kept: a few hundred bytes each.
@@ -151,11 +152,12 @@ def state_stats(
     for (session_id, symbol), state in states.items():
         to_count = {}
         for key, commits in state.items():
-            figures = MARKERS.state((session_id, symbol, *key), commits)
+            full_key = (session_id, symbol, *key)
+            figures = MARKERS.state(full_key, commits)
             if figures is None:
                 to_count[key] = commits
             else:
-                stats[(session_id, symbol, *key)] = figures
+                stats[full_key] = figures
         if not to_count:
             continue
         params: dict[str, Any] = {"s": session_id, "y": symbol}
