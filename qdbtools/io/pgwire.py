@@ -36,11 +36,20 @@ log = logging.getLogger(__name__)
 
 class _Watchdog:
     """One daemon thread that runs callbacks at deadlines (arming one costs microseconds,
-    where a ``threading.Timer`` starts a thread: ~0.25 ms here)."""
+    where a ``threading.Timer`` starts a thread: ~0.25 ms here).
+
+    The thread is woken only when a new deadline comes before every pending one: queries
+    arm the same timeout one after another, and waking the thread for each cost a query
+    ~0.05 ms (its switch for the GIL). Disarmed deadlines stay in the heap until they come
+    up or until they are most of it, when it is rebuilt without them.
+    """
+
+    #: Disarmed deadlines kept at most before the heap is rebuilt without them.
+    COMPACT_FROM = 1024
 
     def __init__(self) -> None:
         self._due: list[tuple[float, int, Callable[[], None]]] = []
-        self._cancelled: set[int] = set()
+        self._armed: set[int] = set()  # the tickets in _due that are not disarmed
         self._wake = threading.Condition()
         self._ids = itertools.count()
         self._thread: threading.Thread | None = None
@@ -48,30 +57,43 @@ class _Watchdog:
     def arm(self, seconds: float, callback: Callable[[], None]) -> int:
         with self._wake:
             ticket = next(self._ids)
-            heapq.heappush(self._due, (time.monotonic() + seconds, ticket, callback))
+            deadline = time.monotonic() + seconds
+            earliest = not self._due or deadline < self._due[0][0]
+            heapq.heappush(self._due, (deadline, ticket, callback))
+            self._armed.add(ticket)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="qdbtools-watchdog", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if earliest:
+                self._wake.notify()
             return ticket
 
     def disarm(self, ticket: int) -> None:
         with self._wake:
-            self._cancelled.add(ticket)
+            self._armed.discard(ticket)
+            if len(self._due) - len(self._armed) >= max(self.COMPACT_FROM, len(self._due) // 2):
+                self._due = [entry for entry in self._due if entry[1] in self._armed]
+                heapq.heapify(self._due)
+
+    def pending(self) -> tuple[int, int]:
+        """Deadlines armed and not disarmed, and entries in the heap."""
+        with self._wake:
+            return len(self._armed), len(self._due)
 
     def _run(self) -> None:
         while True:
             with self._wake:
-                while self._due and self._due[0][1] in self._cancelled:
-                    self._cancelled.discard(heapq.heappop(self._due)[1])
+                while self._due and self._due[0][1] not in self._armed:
+                    heapq.heappop(self._due)
                 if not self._due:
                     self._wake.wait()
                     continue
-                deadline, _, callback = self._due[0]
+                deadline, ticket, callback = self._due[0]
                 if time.monotonic() < deadline:
                     self._wake.wait(deadline - time.monotonic())
                     continue
                 heapq.heappop(self._due)
+                self._armed.discard(ticket)
             try:
                 callback()
             except Exception:  # one failed expiry must not end the thread every other deadline needs

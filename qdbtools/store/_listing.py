@@ -112,9 +112,42 @@ def _server_time(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
-def _records(saves: dict[FullKey, list[Commit]], db: Database) -> list[dict[str, Any]]:
+def _record(key: FullKey, written_at: int, generation: int, figures: Any) -> dict[str, Any]:
+    rows, first, last = figures
+    return {
+        "session_id": key[0],
+        "symbol": key[1],
+        "indicator_type": key[2],
+        "indicator_id": key[3],
+        "generation": generation,
+        "committed_at": MARKERS.moment(written_at),
+        "rows": rows,
+        "first_timestamp": first,
+        "last_timestamp": last,
+    }
+
+
+def _single_save_records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]] | None:
+    """The records when every key was saved once and its marker holds its figures (the usual
+    case), straight from the markers' rows; None otherwise."""
+    by_key = {row[:4]: row for row in rows}
+    if len(by_key) < len(rows) or not all(row[7] for row in rows):
+        return None
+    decoded = MARKERS.figures([row[7] for row in rows])
+    if any(decoded[row[7]] is None for row in rows):
+        return None
+    return [
+        _record(key, (row := by_key[key])[4], row[5], decoded[row[7]])
+        for key in naturally_sorted_keys(by_key)
+    ]
+
+
+def _records(rows: list[tuple[Any, ...]], db: Database) -> list[dict[str, Any]]:
     """One record per key, key by key (few keys: a session's)."""
-    currents = {key: live(commits) for key, commits in saves.items()}
+    fast = _single_save_records(rows)
+    if fast is not None:
+        return fast
+    currents = {key: live(commits) for key, commits in group_commits(rows, details=True).items()}
     single = {
         key: details
         for key, current in currents.items()
@@ -126,26 +159,14 @@ def _records(saves: dict[FullKey, list[Commit]], db: Database) -> list[dict[str,
     for key, current in currents.items():
         if key not in figures:
             layered.setdefault((key[0], key[1]), {})[(key[2], key[3])] = current
-    for key, (rows, first, last) in state_stats(db, layered).items():
-        figures[key] = (rows, _server_time(first), _server_time(last))
-    records = []
-    for key in naturally_sorted_keys(currents):
-        last_save = currents[key][-1]
-        rows, first, last = figures.get(key, (0, None, None))
-        records.append(
-            {
-                "session_id": key[0],
-                "symbol": key[1],
-                "indicator_type": key[2],
-                "indicator_id": key[3],
-                "generation": last_save.generation,
-                "committed_at": MARKERS.moment(last_save.written_at),
-                "rows": rows,
-                "first_timestamp": first,
-                "last_timestamp": last,
-            }
+    for key, (rows_counted, first, last) in state_stats(db, layered).items():
+        figures[key] = (rows_counted, _server_time(first), _server_time(last))
+    return [
+        _record(
+            key, currents[key][-1].written_at, currents[key][-1].generation, figures.get(key, (0, None, None))
         )
-    return records
+        for key in naturally_sorted_keys(currents)
+    ]
 
 
 def _frame(columns: Mapping[str, Any]) -> pd.DataFrame:
@@ -295,5 +316,5 @@ def list_indicators(
     if rows and len(rows) >= COLUMNWISE_FROM:
         columns = _columnwise(rows, db)
         return _frame(columns) if as_frame else _records_of(columns)
-    records = _records(group_commits(rows, details=True), db)
+    records = _records(rows, db)
     return _frame(_columns_of(records)) if as_frame else records
