@@ -83,6 +83,25 @@ EXPECTED = {
         },
         "partition": "DAY",
     },
+    "indicator_state_figures": {
+        "columns": {
+            "counted_at": "TIMESTAMP",
+            "session_id": "SYMBOL",
+            "symbol": "SYMBOL",
+            "indicator_type": "SYMBOL",
+            "indicator_id": "SYMBOL",
+            "first_written_at": "LONG",
+            "first_generation": "LONG",
+            "last_written_at": "LONG",
+            "last_generation": "LONG",
+            "saves": "LONG",
+            "rows": "LONG",
+            "first_timestamp": "TIMESTAMP",
+            "last_timestamp": "TIMESTAMP",
+        },
+        "keys": {"counted_at", "session_id", "symbol", "indicator_type", "indicator_id"},
+        "partition": "DAY",
+    },
 }
 
 #: The seed's columns of ``indicators``, as the ``indicators_current`` view shows them.
@@ -139,6 +158,10 @@ def test_migrate_creates_every_table_on_an_empty_database(empty_db):
         assert tables.loc[name, "partitionBy"] == expected["partition"], name
         assert tables.loc[name, "designatedTimestamp"] == next(iter(expected["columns"])), name
     assert applied_versions(empty_db) == [m.version for m in MIGRATIONS]
+    ttl = empty_db.fetch_rows(
+        "SELECT ttlValue, ttlUnit FROM tables() WHERE table_name = 'indicator_state_figures'"
+    )
+    assert ttl == [(30, "DAY")]  # counted figures expire; a state still current is counted again
     assert "indicator_generations" not in empty_db.tables()  # folded into commit markers (009)
     indexed = empty_db.sql("SELECT \"column\" FROM table_columns('indicators') WHERE indexed")
     assert sorted(indexed["column"]) == ["commit_mode", "commit_session_md5"]
@@ -332,7 +355,7 @@ def test_migration_009_keeps_committed_history_and_hides_orphans(empty_db):
         )
     empty_db.wait_until_visible(["indicators", "indicator_generations"])
 
-    assert migrate(empty_db).applied == [9, 10, 11, 12]
+    assert migrate(empty_db).applied == [9, 10, 11, 12, 13]
 
     current = empty_db.load_indicators("s", "BTC_USDT", "RSI_14")
     assert current["RSI_14"].tolist() == [4.0, 5.0]

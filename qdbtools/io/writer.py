@@ -379,10 +379,13 @@ def write_frame(
     return result
 
 
-def send_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]], *, wait: bool) -> WriteResult:
+def send_rows(
+    conn: Connection, table: str, rows: Sequence[Mapping[str, Any]], *, wait: bool, tracked: bool = True
+) -> WriteResult:
     """Send ``Buffer.row`` keyword arguments to ``table`` in one request (one WAL transaction).
 
-    For a few rows built without pandas; recorded as unapplied like :func:`write_frame`'s.
+    For a few rows built without pandas; recorded as unapplied like :func:`write_frame`'s,
+    unless not ``tracked`` (rows that no reader of this connection needs to wait for).
     """
     started = time.perf_counter()
     with ingestion_errors(conn.settings, table), conn.sender() as sender:
@@ -392,7 +395,8 @@ def send_rows(conn: Connection, table: str, rows: Sequence[Mapping[str, Any]], *
                 buffer.row(table, **row)
         with step("request"):
             sender.flush(buffer)
-    conn.note_unapplied(table)
+    if tracked:
+        conn.note_unapplied(table)
     if wait:
         with step("wait_visible"):
             conn.wait_until_visible(table)

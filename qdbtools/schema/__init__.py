@@ -35,6 +35,9 @@ version  change
 012      a qdbtools table that exists without its DEDUP keys (a writer created
          it before any migration) gets them; one that already holds rows
          sharing a key is refused, with the count
+013      ``indicator_state_figures``: the rows, first and last timestamp that a
+         reader counted of a state of overlapping saves, so that other
+         processes read them instead of counting it again (30 days' TTL)
 =======  =====================================================================
 
 Writers and the store's readers call :func:`require_current_schema` (once per
@@ -69,6 +72,8 @@ from qdbtools.schema._layout import (
     MARKER_SESSION_COLUMN,
     MARKER_SESSIONS,
     OHLCV_KEYS,
+    STATE_FIGURES_DDL,
+    STATE_FIGURES_TABLE,
     TICK_KEYS,
     TICK_PRICES_DDL,
     marker_session_key,
@@ -100,6 +105,7 @@ __all__ = [
     "MARKER_SESSION_COLUMN",
     "MIGRATIONS",
     "OHLCV_KEYS",
+    "STATE_FIGURES_TABLE",
     "TICK_KEYS",
     "Migration",
     "MigrationReport",
@@ -179,6 +185,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             require_dedup("aggregated_ohlcv", OHLCV_KEYS),
             require_dedup("indicators", INDICATOR_KEYS),
         ),
+    ),
+    Migration(
+        13,
+        "indicator_state_figures: counted states, for every process",
+        (run_sql(STATE_FIGURES_TABLE, STATE_FIGURES_DDL),),
     ),
 )
 

@@ -196,4 +196,16 @@ CURRENT_VIEW_SQL = CURRENT_VALUES_TEMPLATE.format(
 
 CURRENT_VIEW_DDL = f"CREATE OR REPLACE VIEW indicators_current AS ({CURRENT_VIEW_SQL})"
 
+#: What readers counted of states of several overlapping saves (``qdbtools.store._counted``):
+#: a state is pinned by its first and last save and their count. Rows expire after 30 days
+#: (then a state still current is counted once more).
+STATE_FIGURES_TABLE = "indicator_state_figures"
+STATE_FIGURES_DDL = f"""
+CREATE TABLE IF NOT EXISTS {STATE_FIGURES_TABLE} (
+    counted_at TIMESTAMP, session_id SYMBOL, symbol SYMBOL, indicator_type SYMBOL, indicator_id SYMBOL,
+    first_written_at LONG, first_generation LONG, last_written_at LONG, last_generation LONG, saves LONG,
+    rows LONG, first_timestamp TIMESTAMP, last_timestamp TIMESTAMP
+) TIMESTAMP(counted_at) PARTITION BY DAY TTL 30 DAYS WAL
+DEDUP UPSERT KEYS(counted_at, session_id, symbol, indicator_type, indicator_id)"""
+
 OHLCV_KEYS = ("timestamp", "session_id", "symbol", "interval")

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
-from qdbtools.store._commits import Commit, FullKey, Key, saves_filter
+from qdbtools.store._commits import Commit, FullKey
 
-if TYPE_CHECKING:
-    from qdbtools.database import Database
-
-__all__ = ["MARKERS", "Figures", "MarkerCache", "state_stats"]
+__all__ = ["MARKERS", "Figures", "MarkerCache", "StateId", "state_id"]
 
 #: (rows, first, last) with first and last naive datetimes in UTC (as the server returns them).
 Figures = tuple[int, Any, Any]
@@ -29,7 +26,7 @@ _MISSING: Any = object()
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def _state_id(commits: Sequence[Commit], n: int) -> StateId:
+def state_id(commits: Sequence[Commit], n: int) -> StateId:
     """The first ``n`` saves of a key's state: markers are never removed, so the first and the
     last save and the count pin down every save between them."""
     first, last = commits[0], commits[n - 1]
@@ -49,6 +46,12 @@ class MarkerCache:
         self._figures: dict[str, tuple[int, dt.datetime | None, dt.datetime | None] | None] = {}
         self._moments: dict[int, dt.datetime] = {}
         self._states: dict[FullKey, tuple[StateId, Figures]] = {}  # each key's latest
+
+    def clear(self) -> None:
+        """Forget everything (a new process starts so)."""
+        self._figures.clear()
+        self._moments.clear()
+        self._states.clear()
 
     def figures(
         self, texts: list[str]
@@ -93,9 +96,9 @@ class MarkerCache:
         start, base = 0, None
         known = self._states.get(key)
         if known is not None:
-            state_id, figures_known = known
-            saves = state_id[2]
-            if saves <= len(commits) and _state_id(commits, saves) == state_id:
+            known_id, figures_known = known
+            saves = known_id[2]
+            if saves <= len(commits) and state_id(commits, saves) == known_id:
                 start, base = saves, figures_known
         figures = self.extended(base, commits[start:])
         if figures is not None and start < len(commits):
@@ -104,9 +107,13 @@ class MarkerCache:
 
     def remember(self, key: FullKey, commits: Sequence[Commit], figures: Figures) -> None:
         """``figures`` of the state of ``key`` made of ``commits`` (the key's latest only)."""
+        self.adopt(key, state_id(commits, len(commits)), figures)
+
+    def adopt(self, key: FullKey, state: StateId, figures: Figures) -> None:
+        """``figures`` of the state ``state`` of ``key``, counted elsewhere (the key's latest only)."""
         if key not in self._states and len(self._states) >= self.KEY_LIMIT:
             self._states.clear()
-        self._states[key] = (_state_id(commits, len(commits)), figures)
+        self._states[key] = (state, figures)
 
     def extended(self, base: Figures | None, commits: Sequence[Commit]) -> Figures | None:
         """``base`` (the figures of the saves before ``commits``, None for none) plus ``commits``.
@@ -137,38 +144,3 @@ class MarkerCache:
 
 #: The process's cache: markers and states are the same for every Database that reads them.
 MARKERS = MarkerCache()
-
-
-def state_stats(
-    db: Database, states: Mapping[tuple[str, str], Mapping[Key, list[Commit]]]
-) -> dict[FullKey, Figures]:
-    """Exact (rows, first, last) of each key's current state (first and last naive, in UTC).
-
-    A state known from an earlier call, or whose saves hold values of disjoint time ranges
-    (appends of later values, the common case), needs no query (:meth:`MarkerCache.state`);
-    the others are counted, in one grouped query per session and symbol, and remembered.
-    """
-    stats: dict[FullKey, Figures] = {}
-    for (session_id, symbol), state in states.items():
-        to_count = {}
-        for key, commits in state.items():
-            full_key = (session_id, symbol, *key)
-            figures = MARKERS.state(full_key, commits)
-            if figures is None:
-                to_count[key] = commits
-            else:
-                stats[full_key] = figures
-        if not to_count:
-            continue
-        params: dict[str, Any] = {"s": session_id, "y": symbol}
-        where = "session_id = :s AND symbol = :y AND " + saves_filter(to_count, params)
-        rows = db.fetch_rows(
-            "SELECT indicator_type, indicator_id, count_distinct(cast(timestamp AS LONG)), min(timestamp), "
-            f"max(timestamp) FROM indicators WHERE {where}",
-            params,
-        )
-        for indicator_type, indicator_id, count, first, last in rows:
-            full_key = (session_id, symbol, indicator_type, indicator_id)
-            stats[full_key] = (int(count), first, last)
-            MARKERS.remember(full_key, to_count[(indicator_type, indicator_id)], stats[full_key])
-    return stats

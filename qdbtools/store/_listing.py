@@ -30,7 +30,8 @@ from qdbtools.store._commits import (
     marker_rows,
     variant_saves,
 )
-from qdbtools.store._figures import MARKERS, state_stats
+from qdbtools.store._counted import state_stats
+from qdbtools.store._figures import MARKERS
 from qdbtools.store._rows import text_argument
 
 if TYPE_CHECKING:
