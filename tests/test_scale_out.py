@@ -113,6 +113,12 @@ def test_a_pair_without_data_and_a_failing_save_are_reported_and_the_others_run(
     assert len(qdb.load_indicators(unique_id, "B")) == by_symbol["B"].rows["RSI_14"]
 
 
+def _committed_transactions(db: qdbtools.Database) -> int:
+    """How many WAL transactions the server has committed to ``indicators`` (acknowledged saves)."""
+    ((count,),) = db.fetch_rows("SELECT sequencerTxn FROM wal_tables() WHERE name = 'indicators'")
+    return int(count)
+
+
 def test_a_worker_killed_mid_run_leaves_each_pair_saved_or_failed_and_a_rerun_completes(
     qdb, unique_id, ticks, client
 ):
@@ -126,11 +132,14 @@ def test_a_worker_killed_mid_run_leaves_each_pair_saved_or_failed_and_a_rerun_co
     running = threading.Thread(
         target=lambda: outcome.extend(engine.run_many(pairs, VARIANTS, executor=client, progress=False))
     )
+    committed = _committed_transactions(qdb)
     running.start()
     deadline = time.monotonic() + 120
-    while qdb.list_indicators(unique_id).query("indicator_type == 'killed'").empty:
+    # The first save acknowledged, not yet applied: waiting until a listing shows it could
+    # let the whole run finish first.
+    while _committed_transactions(qdb) == committed:
         assert time.monotonic() < deadline and running.is_alive(), "no pair was saved before the kill"
-        time.sleep(0.05)
+        time.sleep(0.01)
     victim = next(iter(client.run(os.getpid).values()))
     assert running.is_alive(), "the run ended before the kill: give it more pairs"
     os.kill(victim, signal.SIGKILL)
@@ -229,6 +238,12 @@ def test_cli_compute_pairs_file_on_a_local_cluster_reports_failed_pairs(qdb, uni
     done = _cli(qdb, "--pairs", str(listing), "RSI_14", "EMA_12", "--local-cluster", "2")
     assert done.returncode == 2, done.stderr
     assert "2 of 3 pairs saved" in done.stdout and "'MISSING': NoDataError" in done.stdout
+    # The command returned once the workers' saves were visible to any reader, which a
+    # listing (unlike a load of a missing key) does not wait for.
+    listed = qdb.list_indicators(unique_id)
+    assert sorted(zip(listed["symbol"], listed["indicator_id"], strict=True)) == sorted(
+        (symbol, variant) for _, symbol in pairs for variant in ("EMA_12", "RSI_14")
+    )
     for pair in pairs:
         assert sorted(qdb.load_indicators(*pair).columns) == ["EMA_12", "RSI_14"]
 

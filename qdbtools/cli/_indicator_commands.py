@@ -111,6 +111,10 @@ def _compute(args: argparse.Namespace) -> int:
                 processes=args.processes,
                 progress=not args.no_progress,
             )
+        if any(run.ok for run in runs):
+            # The workers saved through their own connections, which ``connected`` does not
+            # wait for: the next command (another process) must see every saved pair.
+            db.wait_until_visible("indicators")
     failed = [run for run in runs if not run.ok]
     rows = sum(sum(run.rows.values()) for run in runs)
     print(f"{len(runs) - len(failed)} of {len(runs)} pairs saved, {rows:,} values")
