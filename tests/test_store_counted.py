@@ -28,10 +28,10 @@ def queries(qdb, monkeypatch) -> list[str]:
     return seen
 
 
-def _sliding_window(qdb, session_id: str) -> None:
+def _sliding_window(qdb, session_id: str, symbol: str = "X") -> None:
     """Three saves of 10 bars, each re-saving the 5 last bars of the one before: 20 distinct."""
     for i, start in enumerate(("2024-03-01 00:00", "2024-03-01 00:05", "2024-03-01 00:10")):
-        qdb.save_indicators(series(10, float(i), start=start), session_id, "X")
+        qdb.save_indicators(series(10, float(i), start=start), session_id, symbol)
 
 
 def _figures(qdb, session_id: str) -> tuple[int, pd.Timestamp, pd.Timestamp]:
@@ -46,22 +46,26 @@ def _counts(queries: list[str]) -> int:
 EXPECTED = (20, pd.Timestamp("2024-03-01 00:00", tz="UTC"), pd.Timestamp("2024-03-01 00:19", tz="UTC"))
 
 
-def test_a_state_counted_by_one_reader_is_read_by_a_new_process_without_counting(qdb, unique_id, queries):
-    _sliding_window(qdb, unique_id)
+@pytest.mark.parametrize("odd", ["", 'it\'s a \\ "q" 100% ,= zażółć 🚀'], ids=["plain", "odd-ids"])
+def test_a_state_counted_by_one_reader_is_read_by_a_new_process_without_counting(
+    qdb, unique_id, queries, odd
+):
+    session_id, symbol = unique_id + odd, "X" + odd.replace("\\", "/")
+    _sliding_window(qdb, session_id, symbol)
     MARKERS.clear()
-    assert _figures(qdb, unique_id) == EXPECTED
+    assert _figures(qdb, session_id) == EXPECTED
     assert _counts(queries) == 1
     qdb.wait_until_visible(STATE_FIGURES_TABLE)
     MARKERS.clear()  # what a new process knows: nothing
-    assert _figures(qdb, unique_id) == EXPECTED
+    assert _figures(qdb, session_id) == EXPECTED
     assert _counts(queries) == 1  # read from the table instead
-    assert qdb.indicator_info(unique_id, "X", "RSI_14")["rows"] == 20
+    assert qdb.indicator_info(session_id, symbol, "RSI_14")["rows"] == 20
     # A later save of later bars extends the stored state, still without counting.
-    qdb.save_indicators(series(5, 7.0, start="2024-03-01 01:00"), unique_id, "X")
+    qdb.save_indicators(series(5, 7.0, start="2024-03-01 01:00"), session_id, symbol)
     MARKERS.clear()
-    assert _figures(qdb, unique_id)[0] == 25
+    assert _figures(qdb, session_id)[0] == 25
     assert _counts(queries) == 1
-    assert len(qdb.load_indicators(unique_id, "X")) == 25
+    assert len(qdb.load_indicators(session_id, symbol)) == 25
 
 
 def test_stored_figures_of_another_state_are_never_used(qdb, unique_id, queries):
